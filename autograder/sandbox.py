@@ -1,0 +1,318 @@
+"""Starting and talking to worker processes, inside a sandbox.
+
+Modes (``--sandbox``):
+
+``bwrap``
+    bubblewrap: new user, pid, network, ipc and uts namespaces, uid 65534, all
+    capabilities dropped, the whole file system read-only, ``/tmp`` empty, the
+    work directory the only writable place, and the course's private folders
+    (``reference/``, ``assignments/``, the cache and the results folder) replaced
+    by empty tmpfs. Plus the rlimits below. This is the mode for real hand-ins.
+``process``
+    a plain child process with rlimits (CPU, data memory, file size, no core
+    dumps), its own session, a clean environment, and no network when
+    ``unshare -n`` works. It does NOT hide files: use it for trusted code
+    (the reference, CI) or where bubblewrap is missing, and know the risk.
+``none``
+    like ``process`` but without network isolation; used for the reference.
+
+``auto`` picks ``bwrap`` when a trial run succeeds, else ``process`` with a warning.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import queue
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ._exceptions import InstallationError, ProbeFailed, UsageError, WorkerCrashed, WorkerTimeout
+from .config import Limits
+from .wire import WireError, decode
+
+__all__ = ["SANDBOX_MODES", "Worker", "resolve_mode", "bwrap_works"]
+
+log = logging.getLogger(__name__)
+
+SANDBOX_MODES = ("auto", "bwrap", "process", "none")
+
+_BWRAP_BASE = [
+    "--unshare-all", "--unshare-user", "--uid", "65534", "--gid", "65534",
+    "--die-with-parent", "--new-session", "--cap-drop", "ALL",
+    "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
+]
+
+
+@functools.cache
+def bwrap_works() -> bool:
+    exe = shutil.which("bwrap")
+    if exe is None:
+        return False
+    try:
+        done = subprocess.run([exe, *_BWRAP_BASE, "true"], capture_output=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0
+
+
+@functools.cache
+def _unshare_net_works() -> bool:
+    exe = shutil.which("unshare")
+    if exe is None:
+        return False
+    try:
+        done = subprocess.run([exe, "-n", "true"], capture_output=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0
+
+
+def resolve_mode(mode: str) -> str:
+    if mode not in SANDBOX_MODES:
+        raise UsageError(f"unknown sandbox mode {mode!r}", hint=f"use one of {SANDBOX_MODES}")
+    if mode == "auto":
+        if bwrap_works():
+            return "bwrap"
+        log.warning("bubblewrap is not usable here: workers run as plain processes "
+                    "that can read the course's private files (install bubblewrap)")
+        return "process"
+    if mode == "bwrap" and not bwrap_works():
+        raise InstallationError(
+            "bubblewrap (bwrap) is missing or cannot create namespaces here",
+            hint="install it (apt-get install bubblewrap) or pass --sandbox process",
+        )
+    return mode
+
+
+def _rlimits(limits: Limits) -> None:
+    """Runs in the child between fork and exec."""
+    mib = 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_s, limits.cpu_s + 5))
+    resource.setrlimit(resource.RLIMIT_DATA, (limits.memory_mb * mib,) * 2)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_mb * mib,) * 2)
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+@dataclass
+class _Capped:
+    """Keeps the first ``limit`` bytes of a stream and counts the rest."""
+
+    limit: int
+    data: bytearray = field(default_factory=bytearray)
+    dropped: int = 0
+
+    def feed(self, chunk: bytes) -> None:
+        room = self.limit - len(self.data)
+        self.data += chunk[: max(room, 0)]
+        self.dropped += max(len(chunk) - max(room, 0), 0)
+
+    def text(self) -> str:
+        text = self.data.decode("utf-8", errors="replace")
+        if self.dropped:
+            text += f"\n[... {self.dropped} more bytes of output dropped]"
+        return text
+
+
+class Worker:
+    """One worker process serving probe requests for one submission (or the reference).
+
+    A worker that dies or hangs is killed; the next :meth:`call` starts a fresh one,
+    so a crash costs only the request that caused it.
+    """
+
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        mode: str,
+        limits: Limits,
+        hide: Sequence[Path] = (),
+        data_root: Path | None = None,
+    ) -> None:
+        self.workdir = workdir
+        self.mode = mode
+        self.limits = limits
+        self.hide = [p for p in hide if p.exists()]
+        self.data_root = data_root
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.lines: queue.Queue[bytes | None] = queue.Queue()
+        self.output = _Capped(limits.output_bytes)
+        self.ready: dict[str, Any] = {}
+        self.starts = 0
+        self.start_seconds = 0.0
+        self._next_id = 0
+
+    # ---- lifecycle
+    def _argv(self) -> list[str]:
+        python = [sys.executable, "-X", "faulthandler", "-m", "autograder.worker", str(self.workdir)]
+        env = {
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "HOME": str(self.workdir / "scratch"),
+            "TMPDIR": str(self.workdir / "scratch"),
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONNOUSERSITE": "1",
+            "OMP_NUM_THREADS": str(self.limits.threads),
+            "MKL_NUM_THREADS": str(self.limits.threads),
+            "MPLBACKEND": "Agg",
+            "HF_HUB_OFFLINE": "1",
+            "TORCH_HOME": str(self.workdir / "scratch" / "torch"),
+            "LANG": "C.UTF-8",
+        }
+        for name in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "CUDA_VISIBLE_DEVICES"):
+            if name in os.environ:
+                env[name] = os.environ[name]
+        if self.mode == "bwrap":
+            argv = [shutil.which("bwrap") or "bwrap", *_BWRAP_BASE, "--clearenv"]
+            for path in self.hide:
+                argv += ["--tmpfs", str(path)]
+            argv += ["--bind", str(self.workdir), str(self.workdir)]
+            if self.data_root is not None and str(self.data_root).startswith("/tmp"):
+                argv += ["--ro-bind", str(self.data_root), str(self.data_root)]
+            if Path("/dev/nvidia0").exists():
+                for dev in sorted(Path("/dev").glob("nvidia*")):
+                    argv += ["--dev-bind", str(dev), str(dev)]
+            for key, value in env.items():
+                argv += ["--setenv", key, value]
+            argv += ["--chdir", str(self.workdir / "scratch"), *python]
+            self._env: dict[str, str] | None = None
+            return argv
+        self._env = env
+        if self.mode == "process" and _unshare_net_works():
+            return ["unshare", "-n", *python]
+        return python
+
+    def start(self) -> None:
+        self.close()
+        started = time.perf_counter()
+        (self.workdir / "out").mkdir(exist_ok=True)
+        (self.workdir / "scratch").mkdir(exist_ok=True)
+        argv = self._argv()
+        self.lines = queue.Queue()
+        self.proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=self._env,
+            cwd=self.workdir / "scratch",
+            start_new_session=True,
+            preexec_fn=functools.partial(_rlimits, self.limits),
+        )
+        self.starts += 1
+        threading.Thread(target=self._pump_lines, args=(self.proc,), daemon=True).start()
+        threading.Thread(target=self._pump_output, args=(self.proc,), daemon=True).start()
+        self.ready = self._read(self.limits.start_timeout_s, what="starting up")
+        self.start_seconds += time.perf_counter() - started
+
+    def _pump_lines(self, proc: subprocess.Popen[bytes]) -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if len(line) > 16 * 1024 * 1024:
+                continue
+            self.lines.put(line)
+        self.lines.put(None)
+
+    def _pump_output(self, proc: subprocess.Popen[bytes]) -> None:
+        assert proc.stderr is not None
+        while chunk := proc.stderr.read1(65536):
+            self.output.feed(chunk)
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def close(self) -> None:
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return
+        if proc.poll() is None:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        proc.wait()
+        for stream in (proc.stdin, proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+
+    def __enter__(self) -> Worker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- requests
+    def _read(self, timeout: float, *, what: str) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self.close()
+                raise WorkerTimeout(f"gave up after {timeout:.0f} s while {what}")
+            try:
+                line = self.lines.get(timeout=left)
+            except queue.Empty:
+                continue
+            if line is None:
+                code = self.proc.wait() if self.proc else None
+                self.close()
+                raise WorkerCrashed(_describe_exit(code, what))
+            try:
+                reply: dict[str, Any] = json.loads(line)
+            except ValueError:
+                continue  # noise on the protocol channel is ignored, not trusted
+            return reply
+
+    def call(self, probe: str, *, seed: int, timeout: float | None = None, **kwargs: Any) -> Any:
+        """Run one probe; return its decoded result or raise a :class:`WorkerError`."""
+        if not self.alive():
+            self.start()
+        assert self.proc is not None and self.proc.stdin is not None
+        self._next_id += 1
+        rid = self._next_id
+        request = json.dumps({"id": rid, "probe": probe, "seed": seed, "kwargs": kwargs})
+        try:
+            self.proc.stdin.write(request.encode() + b"\n")
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError) as exc:
+            self.close()
+            raise WorkerCrashed("the worker closed its input") from exc
+        while True:
+            reply = self._read(timeout or self.limits.probe_timeout_s, what=f"running {probe}")
+            if reply.get("id") == rid:
+                break
+        if not reply.get("ok"):
+            err = reply.get("error") or {}
+            raise ProbeFailed(f"{err.get('type', 'Error')}: {err.get('message', '')}".strip(),
+                              trace=str(err.get("trace", "")))
+        try:
+            return decode(reply["result"], self.workdir / "out" / f"{rid}.safetensors",
+                          max_bytes=self.limits.file_mb * 1024 * 1024)
+        except (WireError, KeyError, TypeError, ValueError) as exc:
+            raise ProbeFailed(f"the probe's result could not be read: {exc}") from exc
+        finally:
+            (self.workdir / "out" / f"{rid}.safetensors").unlink(missing_ok=True)
+
+
+def _describe_exit(code: int | None, what: str) -> str:
+    if code is None:
+        return f"the worker stopped while {what}"
+    if code < 0:
+        sig = signal.Signals(-code).name
+        why = {"SIGKILL": " (killed: memory or CPU limit?)", "SIGXCPU": " (CPU time limit)",
+               "SIGSEGV": " (segmentation fault)"}.get(sig, "")
+        return f"the worker died from {sig}{why} while {what}"
+    if code == 137:
+        return f"the worker was killed (exit 137, out of memory?) while {what}"
+    return f"the worker exited with code {code} while {what}"
