@@ -19,6 +19,7 @@ import hashlib
 import json
 import logging
 import re
+import symtable
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
@@ -226,6 +227,23 @@ def _used_names(node: ast.AST) -> set[str]:
     return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
 
 
+def _global_refs(node: ast.stmt) -> set[str]:
+    """Module-level names a definition refers to (its parameters and locals excluded)."""
+    try:
+        table = symtable.symtable(ast.unparse(node), "<definition>", "exec")
+    except SyntaxError:
+        return _used_names(node)
+    names: set[str] = set()
+    stack = [table]
+    while stack:
+        scope = stack.pop()
+        for sym in scope.get_symbols():
+            if sym.is_referenced() and (scope.get_type() == "module" or sym.is_global()):
+                names.add(sym.get_name())
+        stack.extend(scope.get_children())
+    return names
+
+
 def _is_import_guard(node: ast.stmt) -> bool:
     """``try: import x`` / ``except ImportError: ...`` blocks made only of imports."""
     if not isinstance(node, ast.Try):
@@ -267,7 +285,7 @@ def extract(path: Path, preferred_name: str | None = None) -> Extraction:
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
                 keep[pos].add(i)
                 defined.setdefault(node.name, []).append(cell.index)
-                needed |= _used_names(node)
+                needed |= _global_refs(node)
             elif isinstance(node, ast.Import | ast.ImportFrom) or _is_import_guard(node):
                 keep[pos].add(i)
             else:

@@ -367,7 +367,7 @@ def _empty_report(assignment: Assignment, cfg: GradeConfig) -> GradeReport:
     report = GradeReport(assignment=assignment.id, profile=cfg.profile)
     collector = _Collector()
     pytest.main([str(assignment.tests_dir), "-c", str(_INI), "--rootdir", str(assignment.tests_dir),
-                 "--collect-only", "-q", "-p", "no:terminal"], plugins=[collector])
+                 "--collect-only", "-p", "no:terminal"], plugins=[collector])
     report.tests = collector.records
     return report
 
@@ -411,8 +411,10 @@ def grade_source(ex: Extraction, assignment: Assignment, cfg: GradeConfig,
                 report.notes.append(f"your definitions could not be loaded: {exc.message}")
             plugin = _Plugin(student, reference, grading)
             args = [str(assignment.tests_dir), "-c", str(_INI), "--rootdir",
-                    str(assignment.tests_dir), "-q", "-p", "no:terminal"]
-            pytest.main(args, plugins=[plugin])
+                    str(assignment.tests_dir), "-p", "no:terminal"]
+            code = pytest.main(args, plugins=[plugin])
+            if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+                plugin.collect_errors.append(f"pytest exited with {code!r}")
             if plugin.collect_errors:
                 raise RlgradeError("the hidden tests of " + assignment.id + " are broken:\n"
                                    + "\n".join(plugin.collect_errors))
