@@ -75,12 +75,10 @@ def stl10_labels(profile: str, data_root: Path, split: str) -> np.ndarray:
 
 def ensure_data(profile: str, data_root: Path) -> Path:
     """Make the ``tiny`` data on demand; check that ``full`` data is present."""
-    from .data import stl10 as tiny_stl10
+    from .data import prepare_tiny
 
     if profile == "tiny":
-        if not tiny_stl10.is_prepared(data_root):
-            log.info("writing tiny STL10 to %s", data_root)
-            tiny_stl10.write(data_root)
+        prepare_tiny(data_root)
         return data_root
     folder = data_root / _ORIGINAL_STL10.base_folder
     if not folder.is_dir():

@@ -167,7 +167,8 @@ class Worker:
             "MKL_NUM_THREADS": str(self.limits.threads),
             "MPLBACKEND": "Agg",
             "HF_HUB_OFFLINE": "1",
-            "TORCH_HOME": str(self.workdir / "scratch" / "torch"),
+            # pretrained weights of the profile live under the data root (read-only)
+            "TORCH_HOME": str((self.data_root or self.workdir / "scratch") / "torch"),
             "LANG": "C.UTF-8",
         }
         for name in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "CUDA_VISIBLE_DEVICES"):
