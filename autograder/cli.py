@@ -42,7 +42,7 @@ def cli(verbose: int) -> None:
 
 
 @cli.command()
-@click.argument("submission", type=click.Path(path_type=Path))
+@click.argument("submission", type=click.Path(exists=True, path_type=Path))
 @click.option("-a", "--assignment", required=True, help="Assignment id, e.g. w01_autoencoder.")
 @_profile
 @click.option("--out", type=click.Path(path_type=Path), default=Path("rlgrade-out"),
@@ -67,13 +67,13 @@ def grade(submission: Path, assignment: str, profile: str, out: Path, sandbox: s
         status = "[green]passed" if t.score == t.max_score and t.status == "passed" else (
             "[yellow]partial" if t.score > 0 else "[red]failed")
         reason = t.output.splitlines()[0] if t.output else ""
-        table.add_row(t.name, t.item, f"{t.score:g}/{t.max_score:g}", status, reason[:120])
+        table.add_row(t.name, t.item, f"{t.score:.4g}/{t.max_score:g}", status, reason[:120])
     console.print(table)
     if report.fatal:
         console.print(f"[red]not graded:[/red] {report.fatal}")
     for note in report.notes[:5]:
         console.print(f"[dim]note:[/dim] {note.splitlines()[0]}")
-    console.print(f"[bold]score {report.score:g} / {report.max_score:g}[/bold]  "
+    console.print(f"[bold]score {report.score:.4g} / {report.max_score:g}[/bold]  "
                   f"({report.timings.get('total', 0):.1f} s)  results: {files['results']}")
 
 
@@ -100,7 +100,7 @@ def validate(assignments: tuple[str, ...], profile: str, sandbox: str) -> None:
             assert case.report is not None
             verdict = "[green]ok" if case.ok else f"[red]FAIL[/red] {case.detail}"
             table.add_row(case.name, case.expect,
-                          f"{case.report.score:g}/{case.report.max_score:g}",
+                          f"{case.report.score:.4g}/{case.report.max_score:g}",
                           ", ".join(case.lost) or "-", verdict)
             failed += not case.ok
         console.print(table)

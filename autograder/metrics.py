@@ -68,3 +68,49 @@ def stl10_linear_probe(out: Any, labels: Labels) -> float:
     """Features of STL10 ``train`` and ``test`` -> linear-probe test accuracy (%)."""
     feats = out["features"]
     return linear_probe_accuracy(feats["train"], labels("train"), feats["test"], labels("test"))
+
+
+# ---- w05_clustering
+
+def hungarian_accuracy(targets: np.ndarray, preds: Any) -> float:
+    """Clustering accuracy (%) under the best one-to-one matching of clusters to classes."""
+    from scipy.optimize import linear_sum_assignment
+
+    targets = np.asarray(targets, dtype=np.int64)
+    preds_arr = np.asarray(torch.as_tensor(preds).detach().cpu().numpy()).reshape(-1)
+    if preds_arr.shape[0] != targets.shape[0] or preds_arr.size == 0:
+        raise ValueError("one cluster id per labelled image is required")
+    if not np.issubdtype(preds_arr.dtype, np.integer) or preds_arr.min() < 0:
+        return 0.0
+    n = int(max(targets.max(), preds_arr.max())) + 1
+    counts = np.zeros((n, n), dtype=np.int64)
+    np.add.at(counts, (preds_arr, targets), 1)
+    rows, cols = linear_sum_assignment(-counts)
+    return float(counts[rows, cols].sum() / len(targets) * 100.0)
+
+
+@register_metric("w05_cluster_accuracy")
+def w05_cluster_accuracy(out: Any, labels: Labels) -> float:
+    """Cluster ids of ``out['split']`` from each trained head -> mean Hungarian accuracy (%)."""
+    targets = labels(out["split"])
+    accs = [hungarian_accuracy(targets, preds) for preds in out["preds"].values()]
+    return float(np.mean(accs)) if accs else 0.0
+
+
+# ---- w02_rotation
+
+@register_metric("stl10_rotation_accuracy")
+def stl10_rotation_accuracy(out: Any, labels: Labels) -> float:
+    """Logits of test images turned by k quarter turns, ``(4, N, C)`` -> rotation accuracy (%).
+
+    The rotation class of every row is its position, chosen by the grader, so no label
+    comes from the worker. Both directions of turning count (class k as k quarter turns
+    counter-clockwise or clockwise): either convention learns the same pretext task.
+    """
+    logits = torch.as_tensor(out["rotation_logits"]).detach().float()
+    if logits.ndim != 3 or logits.shape[0] != 4 or not torch.isfinite(logits).all():
+        return 0.0
+    pred = logits.argmax(dim=-1)
+    k = torch.arange(4).unsqueeze(1).expand_as(pred)
+    best = max((pred == k).float().mean(), (pred == (-k) % 4).float().mean())
+    return float(best) * 100.0

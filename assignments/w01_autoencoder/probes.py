@@ -88,8 +88,25 @@ def autoencoder_forward(ns, cfg, side, init_seed):
 
 # ---------------------------------------------------------------- validate / train_one_epoch
 
+class _GraderAutoencoder(nn.Module):
+    """The grader's own small autoencoder: tests of validate / train_one_epoch / train
+    must not depend on the student's Autoencoder (that one is graded separately)."""
+
+    def __init__(self, channels):
+        super().__init__()
+        self.encoder = nn.Sequential(nn.Conv2d(channels, 4, 3, 2, 1), nn.ReLU())
+        self.decoder = nn.Sequential(nn.ConvTranspose2d(4, channels, 3, 2, 1, output_padding=1),
+                                     nn.Sigmoid())
+
+    def forward(self, x):
+        return self.decoder(self.encoder(x))
+
+    def encode(self, x):
+        return self.encoder(x)
+
+
 def _tiny_setup(ns, cfg, n, batch):
-    model = _build(ns, cfg)
+    model = _GraderAutoencoder(cfg["in_channels"])
     deterministic_init(_layers(model), 7, scale=0.3)
     images = torch.rand(n, cfg["in_channels"], 16, 16)
     loader = DataLoader(TensorDataset(images, torch.zeros(n, dtype=torch.long)), batch_size=batch)

@@ -16,7 +16,7 @@ __all__ = ["WRITERS", "prepare_tiny"]
 log = logging.getLogger(__name__)
 
 #: writer modules under autograder.data, in the order they run
-WRITERS = ["stl10"]
+WRITERS = ["stl10", "torchvision_weights", "moco"]
 
 
 def prepare_tiny(root: Path, only: list[str] | None = None) -> list[str]:
