@@ -18,7 +18,7 @@ import nbformat
 from ._exceptions import RlgradeError
 from .assignments import Assignment
 
-__all__ = ["StripSolutions", "ClearOutputs", "render_template", "write_template", "stale_files"]
+__all__ = ["StripSolutions", "ClearOutputs", "AssignCellIds", "render_template", "write_template", "stale_files"]
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,17 @@ class ClearOutputs:
         return nb
 
 
-PIPELINE = (StripSolutions(), ClearOutputs())
+@dataclass(frozen=True)
+class AssignCellIds:
+    """Stable cell ids (nbformat would draw random ones), so regenerating is a no-op."""
+
+    def __call__(self, nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+        for index, cell in enumerate(nb.cells):
+            cell.id = f"{cell.cell_type}-{index:03d}"
+        return nb
+
+
+PIPELINE = (StripSolutions(), ClearOutputs(), AssignCellIds())
 
 
 def reference_notebook(assignment: Assignment) -> nbformat.NotebookNode:

@@ -235,8 +235,8 @@ print(f"Val Accuracy {val_acc:.2f} || Loss Val {val_loss:.3f}")
 # `extract_features` returns the features of every image of `dataloader` taken
 # just before the final fully-connected layer (the 512 outputs of the global
 # average pool), flattened to one row per image, together with the labels. Use
-# `get_features` from `utils.py`; leave the model you are given usable for
-# rotation prediction. Load the images with `rotation=False` to get object labels.
+# `get_features` from `utils.py`. Load the images with `rotation=False` to get the
+# object labels.
 
 # %%
 def extract_features(model, dataloader, device):

@@ -96,8 +96,8 @@ def test_load_resnet_four_logits(student):
 
 @pytest.mark.graded(item="load_resnet", points=2)
 def test_load_resnet_is_resnet18(student, reference):
-    got = student.probe("resnet_summary", batch=2, side=64)
-    ref = reference.probe("resnet_summary", batch=2, side=64)
+    got = student.probe("resnet_summary", batch=2, side=32)
+    ref = reference.probe("resnet_summary", batch=2, side=32)
     check_equal(got["fc_in"], 512, "model.fc.in_features (ResNet18's feature size)", reveal=True)
     check_equal(sorted(got["shapes"]), sorted(ref["shapes"]),
                 "the layer names of the model (a torchvision ResNet18)")
@@ -111,7 +111,7 @@ def test_load_resnet_is_resnet18(student, reference):
 
 @pytest.mark.graded(item="load_resnet", points=1)
 def test_load_resnet_returns_logits(student):
-    got = student.probe("resnet_summary", batch=4, side=64)
+    got = student.probe("resnet_summary", batch=4, side=32)
     check(not (got["rows_sum_to_one"] and got["nonnegative"]), "the model should output "
           "logits, not probabilities: F.cross_entropy applies the softmax itself")
 
@@ -152,8 +152,8 @@ def test_val_accuracy_eval_mode_no_grad(student):
 
 @pytest.mark.graded(item="extract_features", points=3)
 def test_features_before_final_layer(student, reference):
-    got = student.probe("features_run", n=6, batch=4, side=64)
-    ref = reference.probe("features_run", n=6, batch=4, side=64)
+    got = student.probe("features_run", n=6, batch=4, side=32)
+    ref = reference.probe("features_run", n=6, batch=4, side=32)
     check_shape(got["feats"], tuple(ref["feats"].shape),
                 "the features of 6 images (one row of 512 per image)")
     check_close(got["feats"], ref["feats"], "the features (the input of the final layer)",
@@ -162,15 +162,8 @@ def test_features_before_final_layer(student, reference):
 
 @pytest.mark.graded(item="extract_features", points=1)
 def test_features_keep_labels(student):
-    got = student.probe("features_run", n=5, batch=2, side=48)
+    got = student.probe("features_run", n=5, batch=2, side=32)
     check_equal(got["labels"], got["given_labels"], "the returned labels (in loader order)")
-
-
-@pytest.mark.graded(item="extract_features", points=1)
-def test_features_leave_model_usable(student):
-    got = student.probe("features_run", n=3, batch=3, side=48)
-    check(got["model_intact"], "after extract_features the model should still predict the four "
-          "rotations: extract from a copy, or restore the final layer")
 
 
 # ---------------------------------------------------------------- linear_probe_setup

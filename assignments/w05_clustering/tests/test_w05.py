@@ -230,7 +230,8 @@ def test_evaluate_clustering_matches(student, reference):
 def test_clustering_heads_trained_with_your_losses(student, grading):
     band = grading.band
     if band is None:
-        raise RuntimeError(f"no calibrated band for profile {grading.profile}: run rlgrade calibrate")
+        raise RuntimeError(f"no calibrated band for profile {grading.profile}: "
+                           "run rlgrade calibrate")
     acc = grading.measure(student)
     fraction = band.score(acc)
     check(fraction > 0, f"heads trained with your SCAN and PMI losses reach {acc:.1f}% cluster "
