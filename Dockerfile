@@ -25,6 +25,6 @@ ENV RLGRADE_HOME=/opt/rlgrade \
     RLGRADE_CACHE=/opt/rlgrade/.rlgrade/cache \
     HF_HUB_OFFLINE=1
 # the reference cache and tiny data are built at image build time, as root
-RUN rlgrade data prepare --profile tiny
+RUN rlgrade data prepare --profile tiny && mkdir -p .rlgrade/cache && chmod 1777 .rlgrade/cache
 USER 65534:65534
 ENTRYPOINT ["rlgrade"]
