@@ -13,8 +13,8 @@ import json
 import logging
 import os
 import shutil
-import threading
 import tempfile
+import threading
 import time
 import traceback
 from collections.abc import Iterator
@@ -169,6 +169,8 @@ class Grading:
     data_root: Path
     seed: int
     band: Band | None
+    #: time spent computing performance metrics in the judge
+    metric_seconds: float = 0.0
     _award: dict[str, tuple[float, str]] = field(default_factory=dict)
     _current: str = ""
 
@@ -184,7 +186,11 @@ class Grading:
         budget = self.perf
         out = client.probe(budget.get("probe", "performance"), seed=seed, budget=budget,
                            timeout=budget.get("timeout_s"))
-        return get_metric(budget["metric"])(out, self.labels)
+        started = time.perf_counter()
+        try:
+            return get_metric(budget["metric"])(out, self.labels)
+        finally:
+            self.metric_seconds += time.perf_counter() - started
 
     def award(self, fraction: float, message: str) -> None:
         """Give this (passing) test ``fraction`` of its points, with a message."""
@@ -440,6 +446,7 @@ def grade_source(ex: Extraction, assignment: Assignment, cfg: GradeConfig,
                 "student_probes": student.compute_seconds,
                 "reference_probes": reference.compute_seconds,
                 "reference_start": reference.worker.start_seconds,
+                "judge_metric": grading.metric_seconds,
             })
     finally:
         student_worker.close()

@@ -38,7 +38,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._exceptions import InstallationError, ProbeFailed, UsageError, WorkerCrashed, WorkerTimeout
+from ._exceptions import (
+    InstallationError,
+    ProbeFailed,
+    UsageError,
+    WorkerCrashed,
+    WorkerTimeout,
+)
 from .config import Limits
 from .wire import WireError, decode
 
@@ -103,6 +109,9 @@ def _rlimits(limits: Limits) -> None:
     resource.setrlimit(resource.RLIMIT_DATA, (limits.memory_mb * mib,) * 2)
     resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_mb * mib,) * 2)
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    # TODO(#2): cap the number of processes (a cgroup pids controller): RLIMIT_NPROC
+    # does not bind a grader that runs as root, so a fork bomb is stopped only by the
+    # probe timeout and the CPU limit.
 
 
 @dataclass

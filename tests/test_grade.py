@@ -13,6 +13,7 @@ from autograder.assignments import get_assignment, list_assignments
 from autograder.config import GradeConfig, Paths
 from autograder.judge import grade
 from autograder.results import gradescope_results, write_results
+from autograder.sandbox import bwrap_works
 from autograder.templates import render_template
 from tests.conftest import read_json
 
@@ -70,11 +71,9 @@ HOSTILE_CELL = '''
 import os
 open("/tmp/rlgrade-top-level-ran", "w").write("top-level code ran")
 
-class Autoencoder(nn.Module):
-    def __init__(self, *args):
-        super().__init__()
-        while True:
-            pass
+def load_data(batch_size=128, train_split="unlabeled", test_split="test"):
+    while True:
+        pass
 
 def validate(model, val_loader, criterion, device):
     os._exit(1)
@@ -84,6 +83,9 @@ def train_one_epoch(model, optimizer, train_loader, criterion, device):
 '''
 
 
+@pytest.mark.sandbox
+@pytest.mark.skipif(not bwrap_works(), reason="bubblewrap is not installed or unusable: "
+                    "process mode cannot hide the reference")
 def test_grade_hostile_notebook_is_contained(paths: Paths, tmp_path: Path) -> None:
     marker = Path("/tmp/rlgrade-top-level-ran")
     marker.unlink(missing_ok=True)
@@ -96,13 +98,14 @@ def test_grade_hostile_notebook_is_contained(paths: Paths, tmp_path: Path) -> No
     report = grade(path, cfg, paths)
     assert not marker.exists(), "top-level code must never run"
     by_item = report.by_item()
-    assert by_item["Autoencoder"][0] == 0
-    assert by_item["validate"][0] == 0
-    assert by_item["train_one_epoch"][0] == 0
-    assert by_item["load_data"][0] == by_item["load_data"][1], "a crash costs only its tests"
+    for item in ("load_data", "validate", "train_one_epoch", "train"):
+        assert by_item[item][0] == 0, item
+    unit = [t for t in report.tests if t.item == "Autoencoder" and t.tier == "unit"]
+    assert unit and all(t.score == t.max_score for t in unit), "a crash costs only its tests"
     outputs = " ".join(t.output for t in report.tests)
-    assert "did not finish in time" in outputs and "worker" in outputs
-    assert "expected value" not in outputs
+    assert "did not finish in time" in outputs
+    assert "worker" in outputs and "exited with code 1" in outputs
+    assert "expected value" not in outputs and "START CODE HERE" not in outputs
 
 
 @pytest.mark.parametrize("assignment", [a.id for a in list_assignments(Paths.discover())])

@@ -9,7 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from autograder._exceptions import ProbeFailed, WorkerCrashed, WorkerError, WorkerTimeout
+from autograder._exceptions import (
+    ProbeFailed,
+    WorkerCrashed,
+    WorkerError,
+    WorkerTimeout,
+)
 from autograder.config import Limits
 from autograder.sandbox import Worker, bwrap_works
 from tests.conftest import ROOT

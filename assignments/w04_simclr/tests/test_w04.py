@@ -355,7 +355,8 @@ def test_main_classifier_and_data(student):
 def test_linear_probe_after_pretraining(student, grading):
     band = grading.band
     if band is None:
-        raise RuntimeError(f"no calibrated band for profile {grading.profile}: run rlgrade calibrate")
+        raise RuntimeError(f"no calibrated band for profile {grading.profile}: "
+                           "run rlgrade calibrate")
     acc = grading.measure(student)
     fraction = band.score(acc)
     check(fraction > 0, f"linear-probe accuracy on your pretrained backbone's features is "
