@@ -101,7 +101,7 @@ def w05_cluster_accuracy(out: Any, labels: Labels) -> float:
 
 @register_metric("stl10_rotation_accuracy")
 def stl10_rotation_accuracy(out: Any, labels: Labels) -> float:
-    """Logits of test images turned by k quarter turns, ``(4, N, C)`` -> rotation accuracy (%).
+    """Logits ``(4, N, C)`` of test images turned k quarter turns -> accuracy (%).
 
     The rotation class of every row is its position, chosen by the grader, so no label
     comes from the worker. Both directions of turning count (class k as k quarter turns

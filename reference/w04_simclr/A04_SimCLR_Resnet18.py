@@ -417,7 +417,8 @@ dict_log_in = main('imagenet')
 acc2 = np.max(dict_log_in["val_acc_epoch"])
 dict_log_ran = main('random')
 acc3 = np.max(dict_log_ran["val_acc_epoch"])
-print(f"Fine-tuning best results: SimCLR: {acc1:.2f}%, ImageNet: {acc2:.2f} %, Random: {acc3:.2f} %")
+print(f"Fine-tuning best results: SimCLR: {acc1:.2f}%, ImageNet: {acc2:.2f} %, "
+      f"Random: {acc3:.2f} %")
 
 # %% [markdown]
 # Expected on the full data after 20 fine-tuning epochs: SimCLR 77.26 %, ImageNet
