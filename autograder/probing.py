@@ -59,11 +59,20 @@ def seed_everything(seed: int) -> None:
 
 
 def require(ns: Any, name: str) -> Any:
-    """The submission's ``name``, or a NameError that tells the student what is missing."""
+    """The submission's own ``name``, or a NameError that tells the student what is missing.
+
+    A function or class that only came in through an import (``from utils import *``
+    brings a ``load_data`` of its own) is not the student's answer.
+    """
     try:
-        return getattr(ns, name)
+        obj = getattr(ns, name)
     except AttributeError:
         raise NameError(f"'{name}' is not defined in your notebook") from None
+    home = getattr(obj, "__module__", None) if callable(obj) else None
+    if home is not None and home != getattr(ns, "__name__", home):
+        raise NameError(f"'{name}' is not defined in your notebook (the one imported from "
+                        f"{home} is not graded)")
+    return obj
 
 
 @contextlib.contextmanager

@@ -183,10 +183,6 @@ def load_data_batches(ns, batch_size, side=None, two_views=False, **splits):
         kwargs["transf"] = _TwoViews(side) if two_views else T.Compose([T.Resize(side),
                                                                        T.ToTensor()])
     load_data = require(ns, "load_data")
-    if getattr(load_data, "__module__", None) == "utils":
-        # `from utils import *` brings a load_data of its own: that one is not the answer
-        raise NameError("'load_data' is not defined in your notebook (the one from utils "
-                        "is not graded)")
     train_dl, val_dl = load_data(batch_size=batch_size, **kwargs)
     out = {}
     for name, loader in (("train", train_dl), ("val", val_dl)):
