@@ -74,14 +74,18 @@ class Assignment:
         try:
             return dict(table[profile])
         except KeyError:
-            raise UsageError(f"{self.id} has no performance budget for profile {profile!r}") from None
+            raise UsageError(
+                f"{self.id} has no performance budget for profile {profile!r}"
+            ) from None
 
     def limits(self, base: Limits) -> Limits:
         overrides = self.spec.get("limits", {})
         known = {f.name for f in dataclasses.fields(Limits)}
         unknown = set(overrides) - known
         if unknown:
-            raise UsageError(f"{self.id}: unknown limits {sorted(unknown)} in assignment.toml")
+            raise UsageError(
+                f"{self.id}: unknown limits {sorted(unknown)} in assignment.toml"
+            )
         return dataclasses.replace(base, **overrides)
 
 
@@ -106,7 +110,9 @@ def list_assignments(paths: Paths) -> list[Assignment]:
         assignment = _load(toml.parent, paths)
         key = (paths.home, assignment.id)
         if key in _REGISTRY and _REGISTRY[key].root != assignment.root:
-            warnings.warn(f"assignment id {assignment.id!r} registered twice", stacklevel=2)
+            warnings.warn(
+                f"assignment id {assignment.id!r} registered twice", stacklevel=2
+            )
         _REGISTRY[key] = assignment
         found.append(assignment)
     return found
@@ -117,4 +123,6 @@ def get_assignment(assignment_id: str, paths: Paths) -> Assignment:
         if assignment.id == assignment_id:
             return assignment
     known = ", ".join(a.id for a in list_assignments(paths)) or "none"
-    raise UnknownAssignment(f"unknown assignment {assignment_id!r}", hint=f"known: {known}")
+    raise UnknownAssignment(
+        f"unknown assignment {assignment_id!r}", hint=f"known: {known}"
+    )

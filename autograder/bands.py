@@ -47,18 +47,39 @@ class Band:
         return (value - self.zero_at) / (self.lower - self.zero_at)
 
 
-def calibrate_band(metric: str, values: list[float], seeds: list[int], *, false_fail: float,
-                   zero_at: float, min_std: float) -> Band:
+def calibrate_band(
+    metric: str,
+    values: list[float],
+    seeds: list[int],
+    *,
+    false_fail: float,
+    zero_at: float,
+    min_std: float,
+) -> Band:
     if len(values) < 2:
         raise ValueError("calibration needs at least two reference runs")
     mean = statistics.fmean(values)
     std = max(statistics.stdev(values), min_std)
     lower = _lower(values, false_fail, min_std)
-    loo = [values[i] < _lower(values[:i] + values[i + 1:], false_fail, min_std)
-           for i in range(len(values))] if len(values) >= 3 else []
-    return Band(metric=metric, mean=mean, std=std, lower=lower, zero_at=min(zero_at, lower),
-                false_fail=false_fail, values=values, seeds=seeds,
-                loo_false_fail=(sum(loo) / len(loo)) if loo else None)
+    loo = (
+        [
+            values[i] < _lower(values[:i] + values[i + 1 :], false_fail, min_std)
+            for i in range(len(values))
+        ]
+        if len(values) >= 3
+        else []
+    )
+    return Band(
+        metric=metric,
+        mean=mean,
+        std=std,
+        lower=lower,
+        zero_at=min(zero_at, lower),
+        false_fail=false_fail,
+        values=values,
+        seeds=seeds,
+        loo_false_fail=(sum(loo) / len(loo)) if loo else None,
+    )
 
 
 def _lower(values: list[float], false_fail: float, min_std: float) -> float:

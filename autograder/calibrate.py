@@ -20,9 +20,16 @@ log = logging.getLogger(__name__)
 GRADING_SEED = 1000
 
 
-def calibrate(assignment: Assignment, cfg: GradeConfig, paths: Paths, *, seeds: int,
-              false_fail: float, progress: Callable[[int, float], None] | None = None,
-              write: bool = True) -> Band:
+def calibrate(
+    assignment: Assignment,
+    cfg: GradeConfig,
+    paths: Paths,
+    *,
+    seeds: int,
+    false_fail: float,
+    progress: Callable[[int, float], None] | None = None,
+    write: bool = True,
+) -> Band:
     budget = assignment.perf(cfg.profile)
     data_root = datasets.ensure_data(cfg.profile, paths.data_root(cfg.profile))
     limits = assignment.limits(cfg.limits)
@@ -32,16 +39,29 @@ def calibrate(assignment: Assignment, cfg: GradeConfig, paths: Paths, *, seeds: 
     seed_list = [GRADING_SEED + i for i in range(seeds)]
     with _reference_client(assignment, cfg, paths, data_root, limits) as reference:
         reference.seed_base = 0
-        grading = Grading(assignment=assignment, profile=cfg.profile, data_root=data_root,
-                          seed=cfg.seed, band=None)
+        grading = Grading(
+            assignment=assignment,
+            profile=cfg.profile,
+            data_root=data_root,
+            seed=cfg.seed,
+            band=None,
+        )
         for seed in seed_list:
             value = grading.measure(reference, seed=seed)
-            log.info("%s seed %d: %s = %.3f", assignment.id, seed, budget["metric"], value)
+            log.info(
+                "%s seed %d: %s = %.3f", assignment.id, seed, budget["metric"], value
+            )
             values.append(value)
             if progress:
                 progress(seed, value)
-    band = calibrate_band(budget["metric"], values, seed_list, false_fail=false_fail,
-                          zero_at=float(budget["zero_at"]), min_std=float(budget["min_std"]))
+    band = calibrate_band(
+        budget["metric"],
+        values,
+        seed_list,
+        false_fail=false_fail,
+        zero_at=float(budget["zero_at"]),
+        min_std=float(budget["min_std"]),
+    )
     if write:
         save_band(assignment.bands_file, cfg.profile, band)
     return band

@@ -24,7 +24,10 @@ def check(condition: object, message: str) -> None:
 
 def check_shape(actual: Any, expected: tuple[int, ...], what: str) -> None:
     shape = tuple(actual.shape) if hasattr(actual, "shape") else tuple(actual)
-    check(shape == tuple(expected), f"{what} has shape {shape}, expected {tuple(expected)}")
+    check(
+        shape == tuple(expected),
+        f"{what} has shape {shape}, expected {tuple(expected)}",
+    )
 
 
 def check_equal(actual: Any, expected: Any, what: str, *, reveal: bool = False) -> None:
@@ -38,13 +41,20 @@ def check_equal(actual: Any, expected: Any, what: str, *, reveal: bool = False) 
         raise Mismatch(f"{what} is not what the exercise asks for{detail}")
 
 
-def check_close(actual: Any, expected: Any, what: str, *, rtol: float = 1e-4,
-                atol: float = 1e-5) -> None:
+def check_close(
+    actual: Any, expected: Any, what: str, *, rtol: float = 1e-4, atol: float = 1e-5
+) -> None:
     """Like ``torch.testing.assert_close`` with the stated tolerances, quieter messages."""
-    a = torch.as_tensor(actual, dtype=torch.float64) if not isinstance(actual, torch.Tensor) \
+    a = (
+        torch.as_tensor(actual, dtype=torch.float64)
+        if not isinstance(actual, torch.Tensor)
         else actual.detach().double()
-    e = torch.as_tensor(expected, dtype=torch.float64) if not isinstance(expected, torch.Tensor) \
+    )
+    e = (
+        torch.as_tensor(expected, dtype=torch.float64)
+        if not isinstance(expected, torch.Tensor)
         else expected.detach().double()
+    )
     if a.shape != e.shape:
         raise Mismatch(f"{what} has shape {tuple(a.shape)}, expected {tuple(e.shape)}")
     if not torch.isfinite(a).all():

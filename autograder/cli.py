@@ -24,11 +24,20 @@ from .sandbox import SANDBOX_MODES
 console = Console(stderr=False, highlight=False)
 err_console = Console(stderr=True, highlight=False)
 
-_profile = click.option("--profile", type=click.Choice(PROFILES), default="tiny", show_default=True,
-                        help="Data profile: 'tiny' synthetic data on CPU, 'full' real data on GPU.")
-_sandbox = click.option("--sandbox", type=click.Choice(SANDBOX_MODES), default="auto",
-                        show_default=True,
-                        help="How student code is isolated (see README: Sandbox modes).")
+_profile = click.option(
+    "--profile",
+    type=click.Choice(PROFILES),
+    default="tiny",
+    show_default=True,
+    help="Data profile: 'tiny' synthetic data on CPU, 'full' real data on GPU.",
+)
+_sandbox = click.option(
+    "--sandbox",
+    type=click.Choice(SANDBOX_MODES),
+    default="auto",
+    show_default=True,
+    help="How student code is isolated (see README: Sandbox modes).",
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -37,26 +46,44 @@ _sandbox = click.option("--sandbox", type=click.Choice(SANDBOX_MODES), default="
 def cli(verbose: int) -> None:
     """Autograder for the representation-learning course exercises."""
     level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(level=level, format="%(message)s",
-                        handlers=[RichHandler(console=err_console, show_path=False)])
+    logging.basicConfig(
+        level=level,
+        format="%(message)s",
+        handlers=[RichHandler(console=err_console, show_path=False)],
+    )
 
 
 @cli.command()
 @click.argument("submission", type=click.Path(exists=True, path_type=Path))
-@click.option("-a", "--assignment", required=True, help="Assignment id, e.g. w01_autoencoder.")
+@click.option(
+    "-a", "--assignment", required=True, help="Assignment id, e.g. w01_autoencoder."
+)
 @_profile
-@click.option("--out", type=click.Path(path_type=Path), default=Path("rlgrade-out"),
-              show_default=True, help="Folder for results.json, feedback.md, fingerprint.json.")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=Path("rlgrade-out"),
+    show_default=True,
+    help="Folder for results.json, feedback.md, fingerprint.json.",
+)
 @_sandbox
-@click.option("--seed", type=int, default=0, show_default=True,
-              help="Master seed of the probes (recorded in the fingerprint).")
-def grade(submission: Path, assignment: str, profile: str, out: Path, sandbox: str,
-          seed: int) -> None:
+@click.option(
+    "--seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Master seed of the probes (recorded in the fingerprint).",
+)
+def grade(
+    submission: Path, assignment: str, profile: str, out: Path, sandbox: str, seed: int
+) -> None:
     """Grade one hand-in (.ipynb, .py, or a folder/zip holding one)."""
     from .judge import grade as grade_one
     from .results import write_results
 
-    cfg = GradeConfig(assignment=assignment, profile=profile, sandbox=sandbox, seed=seed)
+    cfg = GradeConfig(
+        assignment=assignment, profile=profile, sandbox=sandbox, seed=seed
+    )
     with console.status(f"grading {submission} ({assignment}, {profile})"):
         report = grade_one(submission, cfg, Paths.discover())
     files = write_results(report, out)
@@ -64,17 +91,24 @@ def grade(submission: Path, assignment: str, profile: str, out: Path, sandbox: s
     for col in ("test", "item", "points", "status", "reason"):
         table.add_column(col, overflow="fold")
     for t in report.tests:
-        status = "[green]passed" if t.score == t.max_score and t.status == "passed" else (
-            "[yellow]partial" if t.score > 0 else "[red]failed")
+        status = (
+            "[green]passed"
+            if t.score == t.max_score and t.status == "passed"
+            else ("[yellow]partial" if t.score > 0 else "[red]failed")
+        )
         reason = t.output.splitlines()[0] if t.output else ""
-        table.add_row(t.name, t.item, f"{t.score:.4g}/{t.max_score:g}", status, reason[:120])
+        table.add_row(
+            t.name, t.item, f"{t.score:.4g}/{t.max_score:g}", status, reason[:120]
+        )
     console.print(table)
     if report.fatal:
         console.print(f"[red]not graded:[/red] {report.fatal}")
     for note in report.notes[:5]:
         console.print(f"[dim]note:[/dim] {note.splitlines()[0]}")
-    console.print(f"[bold]score {report.score:.4g} / {report.max_score:g}[/bold]  "
-                  f"({report.timings.get('total', 0):.1f} s)  results: {files['results']}")
+    console.print(
+        f"[bold]score {report.score:.4g} / {report.max_score:g}[/bold]  "
+        f"({report.timings.get('total', 0):.1f} s)  results: {files['results']}"
+    )
 
 
 @cli.command()
@@ -99,9 +133,13 @@ def validate(assignments: tuple[str, ...], profile: str, sandbox: str) -> None:
         for case in cases:
             assert case.report is not None
             verdict = "[green]ok" if case.ok else f"[red]FAIL[/red] {case.detail}"
-            table.add_row(case.name, case.expect,
-                          f"{case.report.score:.4g}/{case.report.max_score:g}",
-                          ", ".join(case.lost) or "-", verdict)
+            table.add_row(
+                case.name,
+                case.expect,
+                f"{case.report.score:.4g}/{case.report.max_score:g}",
+                ", ".join(case.lost) or "-",
+                verdict,
+            )
             failed += not case.ok
         console.print(table)
     if failed:
@@ -110,10 +148,21 @@ def validate(assignments: tuple[str, ...], profile: str, sandbox: str) -> None:
 
 @cli.command()
 @click.argument("assignment")
-@click.option("--seeds", "k", type=click.IntRange(2, 100), default=5, show_default=True,
-              help="Number of reference runs (K).")
-@click.option("--false-fail", type=click.FloatRange(1e-6, 0.5), default=0.01, show_default=True,
-              help="Chosen probability that a correct solution lands below the band.")
+@click.option(
+    "--seeds",
+    "k",
+    type=click.IntRange(2, 100),
+    default=5,
+    show_default=True,
+    help="Number of reference runs (K).",
+)
+@click.option(
+    "--false-fail",
+    type=click.FloatRange(1e-6, 0.5),
+    default=0.01,
+    show_default=True,
+    help="Chosen probability that a correct solution lands below the band.",
+)
 @_profile
 def calibrate(assignment: str, k: int, false_fail: float, profile: str) -> None:
     """Run the reference K times and store the performance band with the reference."""
@@ -124,17 +173,27 @@ def calibrate(assignment: str, k: int, false_fail: float, profile: str) -> None:
     target = get_assignment(assignment, paths)
     cfg = GradeConfig(assignment=assignment, profile=profile)
     with console.status(f"calibrating {assignment} ({k} runs)"):
-        band = run(target, cfg, paths, seeds=k, false_fail=false_fail,
-                   progress=lambda s, v: console.print(f"  seed {s}: {v:.3f}"))
+        band = run(
+            target,
+            cfg,
+            paths,
+            seeds=k,
+            false_fail=false_fail,
+            progress=lambda s, v: console.print(f"  seed {s}: {v:.3f}"),
+        )
     loo = "n/a" if band.loo_false_fail is None else f"{band.loo_false_fail:.2f}"
-    console.print(f"{band.metric}: mean {band.mean:.3f}, sd {band.std:.3f} (K={len(band.values)}); "
-                  f"full credit from {band.lower:.3f}, none at {band.zero_at:.3f}; "
-                  f"false-fail {band.false_fail:g} (leave-one-out {loo}) -> {target.bands_file}")
+    console.print(
+        f"{band.metric}: mean {band.mean:.3f}, sd {band.std:.3f} (K={len(band.values)}); "
+        f"full credit from {band.lower:.3f}, none at {band.zero_at:.3f}; "
+        f"false-fail {band.false_fail:g} (leave-one-out {loo}) -> {target.bands_file}"
+    )
 
 
 @cli.command()
 @click.argument("assignments", nargs=-1)
-@click.option("--check", is_flag=True, help="Only report templates that are out of date.")
+@click.option(
+    "--check", is_flag=True, help="Only report templates that are out of date."
+)
 def templates(assignments: tuple[str, ...], check: bool) -> None:
     """Generate student templates from the reference notebooks."""
     from .assignments import get_assignment, list_assignments
@@ -150,8 +209,10 @@ def templates(assignments: tuple[str, ...], check: bool) -> None:
             for path in write_template(assignment):
                 console.print(f"wrote {path.relative_to(paths.home)}")
     if stale:
-        raise RlgradeError("out-of-date templates: " + ", ".join(str(p) for p in stale),
-                           hint="run `rlgrade templates` and commit the result")
+        raise RlgradeError(
+            "out-of-date templates: " + ", ".join(str(p) for p in stale),
+            hint="run `rlgrade templates` and commit the result",
+        )
 
 
 @cli.group()

@@ -43,7 +43,9 @@ class Paths:
     @classmethod
     def discover(cls) -> Paths:
         """Course root from ``RLGRADE_HOME``, else the checkout holding this package."""
-        home = Path(os.environ.get("RLGRADE_HOME", Path(__file__).resolve().parent.parent))
+        home = Path(
+            os.environ.get("RLGRADE_HOME", Path(__file__).resolve().parent.parent)
+        )
         state = home / ".rlgrade"
         data = Path(os.environ.get("RLGRADE_DATA", state / "data"))
         cache = Path(os.environ.get("RLGRADE_CACHE", state / "cache"))

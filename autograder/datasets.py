@@ -47,14 +47,29 @@ def graded_stl10(profile: str, data_root: Path) -> type[torchvision.datasets.STL
         attrs["train_list"] = [[name, table[name]] for name, _ in base.train_list]
         attrs["test_list"] = [[name, table[name]] for name, _ in base.test_list]
 
-    def __init__(self: Any, root: Any = None, split: str = "train", folds: int | None = None,
-                 transform: Any = None, target_transform: Any = None, download: bool = False,
-                 ) -> None:
+    def __init__(
+        self: Any,
+        root: Any = None,
+        split: str = "train",
+        folds: int | None = None,
+        transform: Any = None,
+        target_transform: Any = None,
+        download: bool = False,
+    ) -> None:
         if not folder.is_dir():
-            raise RuntimeError(f"STL10 is not available to the grader under {data_root} "
-                               "(a grading-machine problem, not yours: tell your TA)")
-        base.__init__(self, str(data_root), split=split, folds=folds, transform=transform,
-                      target_transform=target_transform, download=False)
+            raise RuntimeError(
+                f"STL10 is not available to the grader under {data_root} "
+                "(a grading-machine problem, not yours: tell your TA)"
+            )
+        base.__init__(
+            self,
+            str(data_root),
+            split=split,
+            folds=folds,
+            transform=transform,
+            target_transform=target_transform,
+            download=False,
+        )
 
     attrs["__init__"] = __init__
     return type("STL10", (base,), attrs)

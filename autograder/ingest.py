@@ -37,12 +37,40 @@ log = logging.getLogger(__name__)
 
 #: calls allowed in a kept constant assignment (dotted names, fnmatch patterns)
 SAFE_CALLS = (
-    "torch.device", "torch.cuda.is_available", "torch.backends.mps.is_available",
-    "torch.tensor", "torch.Tensor", "torch.float*", "torch.arange", "torch.linspace",
-    "T.*", "transforms.*", "torchvision.transforms.*", "os.path.*", "os.getcwd",
-    "Path", "pathlib.Path", "dict", "list", "tuple", "set", "range", "int", "float",
-    "str", "bool", "len", "np.array", "np.arange", "np.linspace", "np.float*",
-    "nn.*Loss", "torch.nn.*Loss", "nn.ReLU", "nn.GELU", "nn.Identity",
+    "torch.device",
+    "torch.cuda.is_available",
+    "torch.backends.mps.is_available",
+    "torch.tensor",
+    "torch.Tensor",
+    "torch.float*",
+    "torch.arange",
+    "torch.linspace",
+    "T.*",
+    "transforms.*",
+    "torchvision.transforms.*",
+    "os.path.*",
+    "os.getcwd",
+    "Path",
+    "pathlib.Path",
+    "dict",
+    "list",
+    "tuple",
+    "set",
+    "range",
+    "int",
+    "float",
+    "str",
+    "bool",
+    "len",
+    "np.array",
+    "np.arange",
+    "np.linspace",
+    "np.float*",
+    "nn.*Loss",
+    "torch.nn.*Loss",
+    "nn.ReLU",
+    "nn.GELU",
+    "nn.Identity",
 )
 _CELL_MAGICS_KEEP_BODY = {"time", "timeit", "capture", "prun"}
 _MAX_ZIP_BYTES = 200 * 1024 * 1024
@@ -70,18 +98,24 @@ class Extraction:
 
 # ---------------------------------------------------------------- reading files
 
+
 def resolve_submission(path: Path, preferred_name: str | None = None) -> Path:
     """The one notebook or script inside a folder or zip (zips are unpacked safely)."""
     path = Path(path)
     if not path.exists():
-        raise SubmissionError(f"{path} does not exist", hint="check the path of the hand-in")
+        raise SubmissionError(
+            f"{path} does not exist", hint="check the path of the hand-in"
+        )
     if path.is_file() and path.suffix.lower() == ".zip":
         return resolve_submission(_unzip(path), preferred_name)
     if path.is_dir():
         found = sorted(
-            p for p in path.rglob("*")
-            if p.suffix in (".ipynb", ".py") and p.is_file()
-            and ".ipynb_checkpoints" not in p.parts and "__MACOSX" not in p.parts
+            p
+            for p in path.rglob("*")
+            if p.suffix in (".ipynb", ".py")
+            and p.is_file()
+            and ".ipynb_checkpoints" not in p.parts
+            and "__MACOSX" not in p.parts
             and p.name != "utils.py"
         )
         notebooks = [p for p in found if p.suffix == ".ipynb"] or found
@@ -92,14 +126,20 @@ def resolve_submission(path: Path, preferred_name: str | None = None) -> Path:
         if len(notebooks) == 1:
             return notebooks[0]
         if not notebooks:
-            raise SubmissionError(f"{path} holds no .ipynb or .py file",
-                                  hint="hand in the notebook you worked in")
+            raise SubmissionError(
+                f"{path} holds no .ipynb or .py file",
+                hint="hand in the notebook you worked in",
+            )
         names = ", ".join(p.name for p in notebooks[:8])
-        raise SubmissionError(f"{path} holds several notebooks ({names})",
-                              hint=f"hand in exactly one, ideally named {preferred_name}")
+        raise SubmissionError(
+            f"{path} holds several notebooks ({names})",
+            hint=f"hand in exactly one, ideally named {preferred_name}",
+        )
     if path.suffix.lower() not in (".ipynb", ".py"):
-        raise SubmissionError(f"{path.name}: unsupported file type",
-                              hint="hand in a .ipynb notebook, a .py script, or a zip of one")
+        raise SubmissionError(
+            f"{path.name}: unsupported file type",
+            hint="hand in a .ipynb notebook, a .py script, or a zip of one",
+        )
     return path
 
 
@@ -110,13 +150,17 @@ def _unzip(path: Path) -> Path:
         raise SubmissionError(f"{path.name} is not a valid zip file") from exc
     total = sum(info.file_size for info in archive.infolist())
     if total > _MAX_ZIP_BYTES:
-        raise SubmissionError(f"{path.name} unpacks to {total} bytes, more than allowed")
+        raise SubmissionError(
+            f"{path.name} unpacks to {total} bytes, more than allowed"
+        )
     target = Path(tempfile.mkdtemp(prefix="rlgrade-zip-"))
     with archive:
         for info in archive.infolist():
             dest = (target / info.filename).resolve()
             if not dest.is_relative_to(target):
-                raise SubmissionError(f"{path.name} contains an unsafe path {info.filename!r}")
+                raise SubmissionError(
+                    f"{path.name} contains an unsafe path {info.filename!r}"
+                )
             if info.is_dir() or not info.filename.endswith((".ipynb", ".py")):
                 continue
             dest.parent.mkdir(parents=True, exist_ok=True)
@@ -143,13 +187,21 @@ def read_cells(path: Path) -> tuple[list[Cell], list[str]]:
                 hint="open it in Jupyter, save it again, and re-submit",
             ) from exc
         except Exception as exc:  # nbformat raises various schema errors
-            raise SubmissionError(f"{path.name} is not a readable notebook: {exc}"[:300]) from exc
-        cells = [Cell(i, _cell_text(c.get("source", ""))) for i, c in enumerate(nb.cells)
-                 if c.get("cell_type") == "code"]
+            raise SubmissionError(
+                f"{path.name} is not a readable notebook: {exc}"[:300]
+            ) from exc
+        cells = [
+            Cell(i, _cell_text(c.get("source", "")))
+            for i, c in enumerate(nb.cells)
+            if c.get("cell_type") == "code"
+        ]
     else:
         nb = jupytext.reads(text, fmt="py:percent" if "# %%" in text else "py:light")
-        cells = [Cell(i, _cell_text(c.source)) for i, c in enumerate(nb.cells)
-                 if c.cell_type == "code"]
+        cells = [
+            Cell(i, _cell_text(c.source))
+            for i, c in enumerate(nb.cells)
+            if c.cell_type == "code"
+        ]
     return cells, notes
 
 
@@ -158,6 +210,7 @@ def _cell_text(source: Any) -> str:
 
 
 # ---------------------------------------------------------------- IPython syntax
+
 
 def strip_ipython(source: str) -> str | None:
     """Blank magics and shell escapes, keeping line numbers; None for a non-Python cell."""
@@ -172,8 +225,12 @@ def strip_ipython(source: str) -> str | None:
     continued = False
     for line in lines:
         stripped = line.lstrip()
-        if continued or stripped.startswith(("%", "!")) or re.match(r"^\w+\s*=\s*[!%]", stripped) \
-                or (stripped.endswith("?") and not stripped.startswith("#")):
+        if (
+            continued
+            or stripped.startswith(("%", "!"))
+            or re.match(r"^\w+\s*=\s*[!%]", stripped)
+            or (stripped.endswith("?") and not stripped.startswith("#"))
+        ):
             out.append("")
             continued = stripped.endswith("\\")
             continue
@@ -182,6 +239,7 @@ def strip_ipython(source: str) -> str | None:
 
 
 # ---------------------------------------------------------------- AST selection
+
 
 def _dotted(node: ast.AST) -> str:
     parts = []
@@ -200,7 +258,9 @@ def _is_constant_expr(node: ast.AST) -> bool:
             name = _dotted(sub.func)
             if not any(fnmatch.fnmatchcase(name, pat) for pat in SAFE_CALLS):
                 return False
-        if isinstance(sub, ast.Lambda | ast.NamedExpr | ast.Await | ast.Yield | ast.YieldFrom):
+        if isinstance(
+            sub, ast.Lambda | ast.NamedExpr | ast.Await | ast.Yield | ast.YieldFrom
+        ):
             return False
     return True
 
@@ -238,7 +298,9 @@ def _global_refs(node: ast.stmt) -> set[str]:
     while stack:
         scope = stack.pop()
         for sym in scope.get_symbols():
-            if sym.is_referenced() and (scope.get_type() == "module" or sym.is_global()):
+            if sym.is_referenced() and (
+                scope.get_type() == "module" or sym.is_global()
+            ):
                 names.add(sym.get_name())
         stack.extend(scope.get_children())
     return names
@@ -249,8 +311,11 @@ def _is_import_guard(node: ast.stmt) -> bool:
     if not isinstance(node, ast.Try):
         return False
     body = node.body + [s for h in node.handlers for s in h.body] + node.orelse
-    return all(isinstance(s, ast.Import | ast.ImportFrom | ast.Pass) or
-               (_assigned_names(s) is not None and _is_constant_expr(s)) for s in body)
+    return all(
+        isinstance(s, ast.Import | ast.ImportFrom | ast.Pass)
+        or (_assigned_names(s) is not None and _is_constant_expr(s))
+        for s in body
+    )
 
 
 def extract(path: Path, preferred_name: str | None = None) -> Extraction:
@@ -269,8 +334,10 @@ def extract(path: Path, preferred_name: str | None = None) -> Extraction:
             tree = ast.parse(python)
         except SyntaxError as exc:
             lost = ", ".join(_DEF_RE.findall(python)) or "no definitions"
-            notes.append(f"{label} has a syntax error at line {exc.lineno}: {exc.msg}; "
-                         f"it was skipped ({lost} from it are missing)")
+            notes.append(
+                f"{label} has a syntax error at line {exc.lineno}: {exc.msg}; "
+                f"it was skipped ({lost} from it are missing)"
+            )
             continue
         parsed.append((cell, python, tree))
 
@@ -286,7 +353,9 @@ def extract(path: Path, preferred_name: str | None = None) -> Extraction:
                 keep[pos].add(i)
                 defined.setdefault(node.name, []).append(cell.index)
                 needed |= _global_refs(node)
-            elif isinstance(node, ast.Import | ast.ImportFrom) or _is_import_guard(node):
+            elif isinstance(node, ast.Import | ast.ImportFrom) or _is_import_guard(
+                node
+            ):
                 keep[pos].add(i)
             else:
                 names = _assigned_names(node)
@@ -305,15 +374,19 @@ def extract(path: Path, preferred_name: str | None = None) -> Extraction:
     for pos, (cell, python, tree) in enumerate(parsed):
         if not keep[pos]:
             continue
-        kept_cells.append({
-            "name": f"cell[{cell.index}]",
-            "source": _blank_except(python, tree, keep[pos]),
-            "original": cell.source,
-        })
+        kept_cells.append(
+            {
+                "name": f"cell[{cell.index}]",
+                "source": _blank_except(python, tree, keep[pos]),
+                "original": cell.source,
+            }
+        )
     for name, where in defined.items():
         if len(where) > 1:
             cells_txt = ", ".join(str(w) for w in where)
-            notes.append(f"'{name}' is defined in cells {cells_txt}; the last one (cell {where[-1]}) is graded")
+            notes.append(
+                f"'{name}' is defined in cells {cells_txt}; the last one (cell {where[-1]}) is graded"
+            )
     return Extraction(cells=kept_cells, defined=defined, notes=notes, sha256=sha)
 
 
@@ -324,7 +397,9 @@ def _blank_except(source: str, tree: ast.Module, keep: set[int]) -> str:
     for i, node in enumerate(tree.body):
         if i not in keep:
             continue
-        start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+        start = min(
+            [node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])]
+        )
         for ln in range(start, (node.end_lineno or node.lineno) + 1):
             mask[ln - 1] = True
     # a line shared with a dropped statement (``a = 1; train()``) is dropped whole

@@ -37,7 +37,14 @@ from .ingest import Extraction, extract
 from .metrics import get_metric
 from .sandbox import Worker, resolve_mode
 
-__all__ = ["TestRecord", "GradeReport", "ProbeClient", "Grading", "grade", "grade_source"]
+__all__ = [
+    "TestRecord",
+    "GradeReport",
+    "ProbeClient",
+    "Grading",
+    "grade",
+    "grade_source",
+]
 
 log = logging.getLogger(__name__)
 
@@ -87,18 +94,22 @@ class GradeReport:
 
 # ---------------------------------------------------------------- probe clients
 
+
 class ProbeClient:
     """What a hidden test calls: ``student.probe(name, seed=..., **kwargs)``."""
 
-    def __init__(self, worker: Worker, seed_base: int, cache: _Cache | None = None) -> None:
+    def __init__(
+        self, worker: Worker, seed_base: int, cache: _Cache | None = None
+    ) -> None:
         self.worker = worker
         self.seed_base = seed_base
         self.cache = cache
         self.compute_seconds = 0.0
         self.calls = 0
 
-    def probe(self, name: str, *, seed: int = 0, timeout: float | None = None,
-              **kwargs: Any) -> Any:
+    def probe(
+        self, name: str, *, seed: int = 0, timeout: float | None = None, **kwargs: Any
+    ) -> Any:
         seed = self.seed_base + seed
         if self.cache is not None:
             hit = self.cache.get(name, seed, kwargs)
@@ -137,8 +148,11 @@ class _Cache:
         if not meta.is_file():
             return None
         try:
-            return wire.decode(json.loads(meta.read_text()), self.folder / f"{key}.safetensors",
-                               max_bytes=1 << 34)
+            return wire.decode(
+                json.loads(meta.read_text()),
+                self.folder / f"{key}.safetensors",
+                max_bytes=1 << 34,
+            )
         except Exception as exc:  # noqa: BLE001 - any unreadable entry is recomputed
             log.warning("ignoring unreadable cache entry %s: %s", key, exc)
             return None
@@ -152,13 +166,17 @@ class _Cache:
             skeleton = wire.encode(value, self.folder / f"{unique}.safetensors")
             (self.folder / f"{unique}.json").write_text(json.dumps(skeleton))
             if skeleton["has_tensors"]:
-                os.replace(self.folder / f"{unique}.safetensors", self.folder / f"{key}.safetensors")
+                os.replace(
+                    self.folder / f"{unique}.safetensors",
+                    self.folder / f"{key}.safetensors",
+                )
             os.replace(self.folder / f"{unique}.json", self.folder / f"{key}.json")
         except OSError as exc:  # a read-only cache only costs speed
             log.warning("cannot cache reference result %s: %s", key, exc)
 
 
 # ---------------------------------------------------------------- what tests see
+
 
 @dataclass
 class Grading:
@@ -184,8 +202,12 @@ class Grading:
     def measure(self, client: ProbeClient, seed: int = 1000) -> float:
         """Run the performance probe through ``client`` and compute the assignment's metric."""
         budget = self.perf
-        out = client.probe(budget.get("probe", "performance"), seed=seed, budget=budget,
-                           timeout=budget.get("timeout_s"))
+        out = client.probe(
+            budget.get("probe", "performance"),
+            seed=seed,
+            budget=budget,
+            timeout=budget.get("timeout_s"),
+        )
         started = time.perf_counter()
         try:
             return get_metric(budget["metric"])(out, self.labels)
@@ -198,7 +220,9 @@ class Grading:
 
 
 class _Plugin:
-    def __init__(self, student: ProbeClient, reference: ProbeClient, grading: Grading) -> None:
+    def __init__(
+        self, student: ProbeClient, reference: ProbeClient, grading: Grading
+    ) -> None:
         self._student = student
         self._reference = reference
         self._grading = grading
@@ -225,7 +249,9 @@ class _Plugin:
         for item in items:
             marker = item.get_closest_marker("graded")
             if marker is None:
-                self.collect_errors.append(f"{item.nodeid} has no @pytest.mark.graded marker")
+                self.collect_errors.append(
+                    f"{item.nodeid} has no @pytest.mark.graded marker"
+                )
                 continue
             self.records[item.nodeid] = _record(item.name, marker)
 
@@ -233,8 +259,9 @@ class _Plugin:
         self._grading._current = item.nodeid
 
     @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]
-                                  ) -> Iterator[pytest.TestReport]:
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Iterator[pytest.TestReport]:
         report: pytest.TestReport = yield
         record = self.records.get(item.nodeid)
         if record is None:
@@ -255,9 +282,13 @@ class _Plugin:
 
 def _record(name: str, marker: pytest.Mark) -> TestRecord:
     item = marker.kwargs["item"]
-    return TestRecord(name=name, item=item, max_score=float(marker.kwargs["points"]),
-                      tags=[item, *marker.kwargs.get("tags", [])],
-                      tier=marker.kwargs.get("tier", "unit"))
+    return TestRecord(
+        name=name,
+        item=item,
+        max_score=float(marker.kwargs["points"]),
+        tags=[item, *marker.kwargs.get("tags", [])],
+        tier=marker.kwargs.get("tier", "unit"),
+    )
 
 
 def _failure_text(excinfo: pytest.ExceptionInfo[BaseException] | None) -> str:
@@ -266,20 +297,25 @@ def _failure_text(excinfo: pytest.ExceptionInfo[BaseException] | None) -> str:
     exc = excinfo.value
     if isinstance(exc, WorkerError):
         trace = getattr(exc, "trace", "")
-        lead = {"timeout": "Your code did not finish in time: ",
-                "crash": "The grading worker stopped: ",
-                "exception": "Your code raised "}.get(exc.kind, "")
+        lead = {
+            "timeout": "Your code did not finish in time: ",
+            "crash": "The grading worker stopped: ",
+            "exception": "Your code raised ",
+        }.get(exc.kind, "")
         return (lead + exc.message + ("\n" + trace if trace else "")).strip()
     if isinstance(exc, Mismatch):
         return str(exc)
     if isinstance(exc, AssertionError) and exc.args:
         return str(exc.args[0]).splitlines()[0]
-    log.error("internal error in a hidden test:\n%s",
-              "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+    log.error(
+        "internal error in a hidden test:\n%s",
+        "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
+    )
     return f"internal grader error ({type(exc).__name__}); this is not your fault, tell your TA"
 
 
 # ---------------------------------------------------------------- grading
+
 
 def _hash_files(files: list[Path]) -> str:
     h = hashlib.sha256()
@@ -289,8 +325,14 @@ def _hash_files(files: list[Path]) -> str:
     return h.hexdigest()[:16]
 
 
-def make_workdir(assignment: Assignment, ex: Extraction, cfg: GradeConfig, data_root: Path,
-                 limits: Limits, prefix: str) -> Path:
+def make_workdir(
+    assignment: Assignment,
+    ex: Extraction,
+    cfg: GradeConfig,
+    data_root: Path,
+    limits: Limits,
+    prefix: str,
+) -> Path:
     workdir = Path(tempfile.mkdtemp(prefix=prefix))
     workdir.chmod(0o755)
     lib = workdir / "lib"
@@ -298,16 +340,22 @@ def make_workdir(assignment: Assignment, ex: Extraction, cfg: GradeConfig, data_
     for helper in assignment.helper_files:
         shutil.copy2(helper, lib / helper.name)
     shutil.copy2(assignment.probes_file, lib / "_rlgrade_probes.py")
-    job = {"cells": ex.to_job(), "profile": cfg.profile, "data_root": str(data_root),
-           "threads": limits.threads, "seed": cfg.seed}
+    job = {
+        "cells": ex.to_job(),
+        "profile": cfg.profile,
+        "data_root": str(data_root),
+        "threads": limits.threads,
+        "seed": cfg.seed,
+    }
     (workdir / "job.json").write_text(json.dumps(job))
     for sub in ("scratch", "out"):
         (workdir / sub).mkdir()
     return workdir
 
 
-def fingerprint(assignment: Assignment, cfg: GradeConfig, mode: str, sha: str,
-                limits: Limits) -> dict[str, Any]:
+def fingerprint(
+    assignment: Assignment, cfg: GradeConfig, mode: str, sha: str, limits: Limits
+) -> dict[str, Any]:
     import platform
 
     import torchvision
@@ -328,21 +376,38 @@ def fingerprint(assignment: Assignment, cfg: GradeConfig, mode: str, sha: str,
         "sandbox": mode,
         "submission_sha256": sha,
         "reference_hash": _hash_files([assignment.reference_source]),
-        "tests_hash": _hash_files(sorted(assignment.tests_dir.glob("*.py"))
-                                  + [assignment.probes_file]),
+        "tests_hash": _hash_files(
+            sorted(assignment.tests_dir.glob("*.py")) + [assignment.probes_file]
+        ),
     }
 
 
 @contextmanager
-def _reference_client(assignment: Assignment, cfg: GradeConfig, paths: Paths, data_root: Path,
-                      limits: Limits) -> Iterator[ProbeClient]:
+def _reference_client(
+    assignment: Assignment,
+    cfg: GradeConfig,
+    paths: Paths,
+    data_root: Path,
+    limits: Limits,
+) -> Iterator[ProbeClient]:
     ref_ex = extract(assignment.reference_source)
     workdir = make_workdir(assignment, ref_ex, cfg, data_root, limits, "rlgrade-ref-")
     worker = Worker(workdir, mode="none", limits=limits, data_root=data_root)
-    salt = "|".join([
-        _hash_files([assignment.reference_source, assignment.probes_file, *assignment.helper_files]),
-        cfg.profile, torch.__version__, str(limits.threads), _data_stamp(data_root),
-    ])
+    salt = "|".join(
+        [
+            _hash_files(
+                [
+                    assignment.reference_source,
+                    assignment.probes_file,
+                    *assignment.helper_files,
+                ]
+            ),
+            cfg.profile,
+            torch.__version__,
+            str(limits.threads),
+            _data_stamp(data_root),
+        ]
+    )
     cache = _Cache(paths.cache / assignment.id, salt) if cfg.use_cache else None
     try:
         yield ProbeClient(worker, cfg.seed, cache)
@@ -356,7 +421,9 @@ def _data_stamp(data_root: Path) -> str:
     return _hash_files(files) if files else "real"
 
 
-def grade(submission: Path, cfg: GradeConfig, paths: Paths | None = None) -> GradeReport:
+def grade(
+    submission: Path, cfg: GradeConfig, paths: Paths | None = None
+) -> GradeReport:
     """Grade one hand-in. Raises only for problems of the grader, never of the submission."""
     paths = paths or Paths.discover()
     assignment = get_assignment(cfg.assignment, paths)
@@ -380,8 +447,19 @@ def _empty_report(assignment: Assignment, cfg: GradeConfig) -> GradeReport:
     """Every test at zero, collected without running anything."""
     report = GradeReport(assignment=assignment.id, profile=cfg.profile)
     collector = _Collector()
-    pytest.main([str(assignment.tests_dir), "-c", str(_INI), "--rootdir", str(assignment.tests_dir),
-                 "--collect-only", "-p", "no:terminal"], plugins=[collector])
+    pytest.main(
+        [
+            str(assignment.tests_dir),
+            "-c",
+            str(_INI),
+            "--rootdir",
+            str(assignment.tests_dir),
+            "--collect-only",
+            "-p",
+            "no:terminal",
+        ],
+        plugins=[collector],
+    )
     report.tests = collector.records
     return report
 
@@ -397,20 +475,30 @@ class _Collector:
                 self.records.append(_record(item.name, marker))
 
 
-def grade_source(ex: Extraction, assignment: Assignment, cfg: GradeConfig,
-                 paths: Paths) -> GradeReport:
+def grade_source(
+    ex: Extraction, assignment: Assignment, cfg: GradeConfig, paths: Paths
+) -> GradeReport:
     started = time.perf_counter()
     limits = assignment.limits(cfg.limits)
     mode = resolve_mode(cfg.sandbox)
     data_root = datasets.ensure_data(cfg.profile, paths.data_root(cfg.profile))
     workdir = make_workdir(assignment, ex, cfg, data_root, limits, "rlgrade-sub-")
     hide = [paths.reference, paths.assignments, paths.cache]
-    student_worker = Worker(workdir, mode=mode, limits=limits, hide=hide, data_root=data_root)
-    report = GradeReport(assignment=assignment.id, profile=cfg.profile, notes=list(ex.notes))
+    student_worker = Worker(
+        workdir, mode=mode, limits=limits, hide=hide, data_root=data_root
+    )
+    report = GradeReport(
+        assignment=assignment.id, profile=cfg.profile, notes=list(ex.notes)
+    )
     report.fingerprint = fingerprint(assignment, cfg, mode, ex.sha256, limits)
     band = load_band(assignment.bands_file, cfg.profile)
-    grading = Grading(assignment=assignment, profile=cfg.profile, data_root=data_root,
-                      seed=cfg.seed, band=band)
+    grading = Grading(
+        assignment=assignment,
+        profile=cfg.profile,
+        data_root=data_root,
+        seed=cfg.seed,
+        band=band,
+    )
     try:
         with _reference_client(assignment, cfg, paths, data_root, limits) as reference:
             student = ProbeClient(student_worker, cfg.seed)
@@ -418,36 +506,56 @@ def grade_source(ex: Extraction, assignment: Assignment, cfg: GradeConfig,
                 ready = student.ready()
                 report.defined = list(ready.get("defined", []))
                 for err in ready.get("load_errors", []):
-                    report.notes.append(f"{err['cell']} failed while defining names "
-                                        f"({err['type']}); names after the error are missing:\n"
-                                        f"{err['trace']}")
+                    report.notes.append(
+                        f"{err['cell']} failed while defining names "
+                        f"({err['type']}); names after the error are missing:\n"
+                        f"{err['trace']}"
+                    )
             except WorkerError as exc:
-                report.notes.append(f"your definitions could not be loaded: {exc.message}")
+                report.notes.append(
+                    f"your definitions could not be loaded: {exc.message}"
+                )
             plugin = _Plugin(student, reference, grading)
-            args = [str(assignment.tests_dir), "-c", str(_INI), "--rootdir",
-                    str(assignment.tests_dir), "-p", "no:terminal"]
+            args = [
+                str(assignment.tests_dir),
+                "-c",
+                str(_INI),
+                "--rootdir",
+                str(assignment.tests_dir),
+                "-p",
+                "no:terminal",
+            ]
             code = pytest.main(args, plugins=[plugin])
             if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
                 plugin.collect_errors.append(f"pytest exited with {code!r}")
             if plugin.collect_errors:
-                raise RlgradeError("the hidden tests of " + assignment.id + " are broken:\n"
-                                   + "\n".join(plugin.collect_errors))
+                raise RlgradeError(
+                    "the hidden tests of "
+                    + assignment.id
+                    + " are broken:\n"
+                    + "\n".join(plugin.collect_errors)
+                )
             report.tests = list(plugin.records.values())
             missing = [i for i in assignment.items if i not in ex.defined]
             if missing:
-                report.notes.append("not defined in your notebook: " + ", ".join(missing))
+                report.notes.append(
+                    "not defined in your notebook: " + ", ".join(missing)
+                )
             output = student_worker.output.text().strip()
             if output:
-                report.notes.append("output of your code while grading (first part):\n"
-                                    + output[-4000:])
-            report.timings.update({
-                "worker_start": student_worker.start_seconds,
-                "worker_starts": float(student_worker.starts),
-                "student_probes": student.compute_seconds,
-                "reference_probes": reference.compute_seconds,
-                "reference_start": reference.worker.start_seconds,
-                "judge_metric": grading.metric_seconds,
-            })
+                report.notes.append(
+                    "output of your code while grading (first part):\n" + output[-4000:]
+                )
+            report.timings.update(
+                {
+                    "worker_start": student_worker.start_seconds,
+                    "worker_starts": float(student_worker.starts),
+                    "student_probes": student.compute_seconds,
+                    "reference_probes": reference.compute_seconds,
+                    "reference_start": reference.worker.start_seconds,
+                    "judge_metric": grading.metric_seconds,
+                }
+            )
     finally:
         student_worker.close()
         shutil.rmtree(workdir, ignore_errors=True)

@@ -15,7 +15,13 @@ import torch
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
-__all__ = ["Labels", "register_metric", "get_metric", "list_metrics", "linear_probe_accuracy"]
+__all__ = [
+    "Labels",
+    "register_metric",
+    "get_metric",
+    "list_metrics",
+    "linear_probe_accuracy",
+]
 
 
 class Labels(Protocol):
@@ -29,9 +35,12 @@ _METRICS: dict[str, Metric] = {}
 def register_metric(name: str) -> Callable[[Metric], Metric]:
     def wrap(fn: Metric) -> Metric:
         if name in _METRICS:
-            warnings.warn(f"metric {name!r} registered twice; the last one wins", stacklevel=2)
+            warnings.warn(
+                f"metric {name!r} registered twice; the last one wins", stacklevel=2
+            )
         _METRICS[name] = fn
         return fn
+
     return wrap
 
 
@@ -46,8 +55,15 @@ def list_metrics() -> list[str]:
     return sorted(_METRICS)
 
 
-def linear_probe_accuracy(train_x: torch.Tensor, train_y: np.ndarray, test_x: torch.Tensor,
-                          test_y: np.ndarray, *, c: float = 0.1, max_iter: int = 300) -> float:
+def linear_probe_accuracy(
+    train_x: torch.Tensor,
+    train_y: np.ndarray,
+    test_x: torch.Tensor,
+    test_y: np.ndarray,
+    *,
+    c: float = 0.1,
+    max_iter: int = 300,
+) -> float:
     """Test accuracy (%) of a logistic-regression probe fit on frozen features."""
     xtr = torch.as_tensor(train_x).detach().double().flatten(1).numpy()
     xte = torch.as_tensor(test_x).detach().double().flatten(1).numpy()
@@ -67,10 +83,13 @@ def linear_probe_accuracy(train_x: torch.Tensor, train_y: np.ndarray, test_x: to
 def stl10_linear_probe(out: Any, labels: Labels) -> float:
     """Features of STL10 ``train`` and ``test`` -> linear-probe test accuracy (%)."""
     feats = out["features"]
-    return linear_probe_accuracy(feats["train"], labels("train"), feats["test"], labels("test"))
+    return linear_probe_accuracy(
+        feats["train"], labels("train"), feats["test"], labels("test")
+    )
 
 
 # ---- w05_clustering
+
 
 def hungarian_accuracy(targets: np.ndarray, preds: Any) -> float:
     """Clustering accuracy (%) under the best one-to-one matching of clusters to classes."""
@@ -98,6 +117,7 @@ def w05_cluster_accuracy(out: Any, labels: Labels) -> float:
 
 
 # ---- w02_rotation
+
 
 @register_metric("stl10_rotation_accuracy")
 def stl10_rotation_accuracy(out: Any, labels: Labels) -> float:

@@ -70,8 +70,10 @@ def require(ns: Any, name: str) -> Any:
         raise NameError(f"'{name}' is not defined in your notebook") from None
     home = getattr(obj, "__module__", None) if callable(obj) else None
     if home is not None and home != getattr(ns, "__name__", home):
-        raise NameError(f"'{name}' is not defined in your notebook (the one imported from "
-                        f"{home} is not graded)")
+        raise NameError(
+            f"'{name}' is not defined in your notebook (the one imported from "
+            f"{home} is not graded)"
+        )
     return obj
 
 

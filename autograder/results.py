@@ -40,15 +40,22 @@ def gradescope_results(report: GradeReport) -> dict[str, Any]:
         "extra_data": {
             "assignment": report.assignment,
             "profile": report.profile,
-            "by_item": {k: {"score": v[0], "max_score": v[1]} for k, v in report.by_item().items()},
+            "by_item": {
+                k: {"score": v[0], "max_score": v[1]}
+                for k, v in report.by_item().items()
+            },
             "timings": {k: round(v, 3) for k, v in report.timings.items()},
         },
     }
 
 
 def feedback_markdown(report: GradeReport) -> str:
-    lines = [f"# Feedback: {report.assignment}", "",
-             f"**Score: {report.score:g} / {report.max_score:g}**", ""]
+    lines = [
+        f"# Feedback: {report.assignment}",
+        "",
+        f"**Score: {report.score:g} / {report.max_score:g}**",
+        "",
+    ]
     if report.fatal:
         lines += ["## Your hand-in could not be graded", "", report.fatal, ""]
     lines += ["## Per item", "", "| item | points |", "|---|---|"]
@@ -56,11 +63,22 @@ def feedback_markdown(report: GradeReport) -> str:
         lines.append(f"| `{item}` | {got:g} / {of:g} |")
     lines += ["", "## Tests", ""]
     for t in report.tests:
-        mark = "passed" if t.status == "passed" and t.score == t.max_score else (
-            "partial" if t.score > 0 else "failed")
-        lines.append(f"- **{t.name}** (`{t.item}`, {t.score:g}/{t.max_score:g}, {mark})")
+        mark = (
+            "passed"
+            if t.status == "passed" and t.score == t.max_score
+            else ("partial" if t.score > 0 else "failed")
+        )
+        lines.append(
+            f"- **{t.name}** (`{t.item}`, {t.score:g}/{t.max_score:g}, {mark})"
+        )
         if t.output:
-            lines += ["", "  ```", *["  " + ln for ln in t.output.splitlines()], "  ```", ""]
+            lines += [
+                "",
+                "  ```",
+                *["  " + ln for ln in t.output.splitlines()],
+                "  ```",
+                "",
+            ]
     if report.notes:
         lines += ["", "## Notes on your notebook", ""]
         for note in report.notes:
@@ -77,7 +95,9 @@ def write_results(report: GradeReport, out: Path) -> dict[str, Path]:
     }
     _atomic(files["results"], json.dumps(gradescope_results(report), indent=2))
     _atomic(files["feedback"], feedback_markdown(report))
-    _atomic(files["fingerprint"], json.dumps(report.fingerprint, indent=2, sort_keys=True))
+    _atomic(
+        files["fingerprint"], json.dumps(report.fingerprint, indent=2, sort_keys=True)
+    )
     return files
 
 

@@ -55,9 +55,25 @@ log = logging.getLogger(__name__)
 SANDBOX_MODES = ("auto", "bwrap", "process", "none")
 
 _BWRAP_BASE = [
-    "--unshare-all", "--unshare-user", "--uid", "65534", "--gid", "65534",
-    "--die-with-parent", "--new-session", "--cap-drop", "ALL",
-    "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
+    "--unshare-all",
+    "--unshare-user",
+    "--uid",
+    "65534",
+    "--gid",
+    "65534",
+    "--die-with-parent",
+    "--new-session",
+    "--cap-drop",
+    "ALL",
+    "--ro-bind",
+    "/",
+    "/",
+    "--dev",
+    "/dev",
+    "--proc",
+    "/proc",
+    "--tmpfs",
+    "/tmp",
 ]
 
 
@@ -67,7 +83,9 @@ def bwrap_works() -> bool:
     if exe is None:
         return False
     try:
-        done = subprocess.run([exe, *_BWRAP_BASE, "true"], capture_output=True, timeout=30)
+        done = subprocess.run(
+            [exe, *_BWRAP_BASE, "true"], capture_output=True, timeout=30
+        )
     except (OSError, subprocess.TimeoutExpired):
         return False
     return done.returncode == 0
@@ -87,12 +105,16 @@ def _unshare_net_works() -> bool:
 
 def resolve_mode(mode: str) -> str:
     if mode not in SANDBOX_MODES:
-        raise UsageError(f"unknown sandbox mode {mode!r}", hint=f"use one of {SANDBOX_MODES}")
+        raise UsageError(
+            f"unknown sandbox mode {mode!r}", hint=f"use one of {SANDBOX_MODES}"
+        )
     if mode == "auto":
         if bwrap_works():
             return "bwrap"
-        log.warning("bubblewrap is not usable here: workers run as plain processes "
-                    "that can read the course's private files (install bubblewrap)")
+        log.warning(
+            "bubblewrap is not usable here: workers run as plain processes "
+            "that can read the course's private files (install bubblewrap)"
+        )
         return "process"
     if mode == "bwrap" and not bwrap_works():
         raise InstallationError(
@@ -165,7 +187,14 @@ class Worker:
 
     # ---- lifecycle
     def _argv(self) -> list[str]:
-        python = [sys.executable, "-X", "faulthandler", "-m", "autograder.worker", str(self.workdir)]
+        python = [
+            sys.executable,
+            "-X",
+            "faulthandler",
+            "-m",
+            "autograder.worker",
+            str(self.workdir),
+        ]
         env = {
             "PATH": "/usr/local/bin:/usr/bin:/bin",
             "HOME": str(self.workdir / "scratch"),
@@ -221,8 +250,12 @@ class Worker:
             preexec_fn=functools.partial(_rlimits, self.limits),
         )
         self.starts += 1
-        threading.Thread(target=self._pump_lines, args=(self.proc,), daemon=True).start()
-        threading.Thread(target=self._pump_output, args=(self.proc,), daemon=True).start()
+        threading.Thread(
+            target=self._pump_lines, args=(self.proc,), daemon=True
+        ).start()
+        threading.Thread(
+            target=self._pump_output, args=(self.proc,), daemon=True
+        ).start()
         self.ready = self._read(self.limits.start_timeout_s, what="starting up")
         self.start_seconds += time.perf_counter() - started
 
@@ -284,14 +317,18 @@ class Worker:
                 continue  # noise on the protocol channel is ignored, not trusted
             return reply
 
-    def call(self, probe: str, *, seed: int, timeout: float | None = None, **kwargs: Any) -> Any:
+    def call(
+        self, probe: str, *, seed: int, timeout: float | None = None, **kwargs: Any
+    ) -> Any:
         """Run one probe; return its decoded result or raise a :class:`WorkerError`."""
         if not self.alive():
             self.start()
         assert self.proc is not None and self.proc.stdin is not None
         self._next_id += 1
         rid = self._next_id
-        request = json.dumps({"id": rid, "probe": probe, "seed": seed, "kwargs": kwargs})
+        request = json.dumps(
+            {"id": rid, "probe": probe, "seed": seed, "kwargs": kwargs}
+        )
         try:
             self.proc.stdin.write(request.encode() + b"\n")
             self.proc.stdin.flush()
@@ -299,16 +336,23 @@ class Worker:
             self.close()
             raise WorkerCrashed("the worker closed its input") from exc
         while True:
-            reply = self._read(timeout or self.limits.probe_timeout_s, what=f"running {probe}")
+            reply = self._read(
+                timeout or self.limits.probe_timeout_s, what=f"running {probe}"
+            )
             if reply.get("id") == rid:
                 break
         if not reply.get("ok"):
             err = reply.get("error") or {}
-            raise ProbeFailed(f"{err.get('type', 'Error')}: {err.get('message', '')}".strip(),
-                              trace=str(err.get("trace", "")))
+            raise ProbeFailed(
+                f"{err.get('type', 'Error')}: {err.get('message', '')}".strip(),
+                trace=str(err.get("trace", "")),
+            )
         try:
-            return decode(reply["result"], self.workdir / "out" / f"{rid}.safetensors",
-                          max_bytes=self.limits.file_mb * 1024 * 1024)
+            return decode(
+                reply["result"],
+                self.workdir / "out" / f"{rid}.safetensors",
+                max_bytes=self.limits.file_mb * 1024 * 1024,
+            )
         except (WireError, KeyError, TypeError, ValueError) as exc:
             raise ProbeFailed(f"the probe's result could not be read: {exc}") from exc
         finally:
@@ -320,8 +364,11 @@ def _describe_exit(code: int | None, what: str) -> str:
         return f"the worker stopped while {what}"
     if code < 0:
         sig = signal.Signals(-code).name
-        why = {"SIGKILL": " (killed: memory or CPU limit?)", "SIGXCPU": " (CPU time limit)",
-               "SIGSEGV": " (segmentation fault)"}.get(sig, "")
+        why = {
+            "SIGKILL": " (killed: memory or CPU limit?)",
+            "SIGXCPU": " (CPU time limit)",
+            "SIGSEGV": " (segmentation fault)",
+        }.get(sig, "")
         return f"the worker died from {sig}{why} while {what}"
     if code == 137:
         return f"the worker was killed (exit 137, out of memory?) while {what}"

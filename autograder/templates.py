@@ -18,7 +18,14 @@ import nbformat
 from ._exceptions import RlgradeError
 from .assignments import Assignment
 
-__all__ = ["StripSolutions", "ClearOutputs", "AssignCellIds", "render_template", "write_template", "stale_files"]
+__all__ = [
+    "StripSolutions",
+    "ClearOutputs",
+    "AssignCellIds",
+    "render_template",
+    "write_template",
+    "stale_files",
+]
 
 log = logging.getLogger(__name__)
 
@@ -48,12 +55,16 @@ class StripSolutions:
             start = START.match(line)
             if start:
                 if inside:
-                    raise TemplateError(f"cell {index} line {number}: nested START CODE HERE")
+                    raise TemplateError(
+                        f"cell {index} line {number}: nested START CODE HERE"
+                    )
                 inside = True
                 out += [line, start.group(1)]
             elif END.match(line):
                 if not inside:
-                    raise TemplateError(f"cell {index} line {number}: END without START")
+                    raise TemplateError(
+                        f"cell {index} line {number}: END without START"
+                    )
                 inside = False
                 out.append(line)
             elif not inside:
@@ -119,6 +130,9 @@ def stale_files(assignment: Assignment) -> list[Path]:
     if not notebook.is_file() or notebook.read_text() != render_template(assignment):
         stale.append(notebook)
     helper = folder / "utils.py"
-    if not helper.is_file() or helper.read_bytes() != _shared_helper(assignment).read_bytes():
+    if (
+        not helper.is_file()
+        or helper.read_bytes() != _shared_helper(assignment).read_bytes()
+    ):
         stale.append(helper)
     return stale

@@ -59,8 +59,13 @@ def load_mutants(assignment: Assignment) -> list[Mutant]:
     return mutants
 
 
-def _notebook(assignment: Assignment, extra_cell: str | None, folder: Path, name: str,
-              template: bool = False) -> Path:
+def _notebook(
+    assignment: Assignment,
+    extra_cell: str | None,
+    folder: Path,
+    name: str,
+    template: bool = False,
+) -> Path:
     nb = reference_notebook(assignment)
     if template:
         from .templates import PIPELINE
@@ -74,31 +79,46 @@ def _notebook(assignment: Assignment, extra_cell: str | None, folder: Path, name
     return path
 
 
-def validate_assignment(assignment: Assignment, cfg: GradeConfig, paths: Paths) -> list[Case]:
+def validate_assignment(
+    assignment: Assignment, cfg: GradeConfig, paths: Paths
+) -> list[Case]:
     cases: list[Case] = []
     with tempfile.TemporaryDirectory(prefix="rlgrade-validate-") as tmp:
         folder = Path(tmp)
-        plan = [Case("reference", "reference", "full marks"),
-                Case("template", "template", "0, no crash")]
+        plan = [
+            Case("reference", "reference", "full marks"),
+            Case("template", "template", "0, no crash"),
+        ]
         sources: dict[str, Path] = {
             "reference": _notebook(assignment, None, folder, "reference"),
             "template": _notebook(assignment, None, folder, "template", template=True),
         }
         for mutant in load_mutants(assignment):
-            plan.append(Case(mutant.name, "mutant", "loses on " + ", ".join(mutant.expect)))
-            sources[mutant.name] = _notebook(assignment, mutant.source, folder, mutant.name)
+            plan.append(
+                Case(mutant.name, "mutant", "loses on " + ", ".join(mutant.expect))
+            )
+            sources[mutant.name] = _notebook(
+                assignment, mutant.source, folder, mutant.name
+            )
         expects = {m.name: m.expect for m in load_mutants(assignment)}
         for case in plan:
             log.info("validate %s: %s", assignment.id, case.name)
-            report = grade(sources[case.name], dataclasses.replace(cfg, assignment=assignment.id),
-                           paths)
+            report = grade(
+                sources[case.name],
+                dataclasses.replace(cfg, assignment=assignment.id),
+                paths,
+            )
             case.report = report
-            case.lost = [item for item, (got, of) in report.by_item().items() if got < of]
+            case.lost = [
+                item for item, (got, of) in report.by_item().items() if got < of
+            ]
             if case.kind == "reference":
                 case.ok = report.score == report.max_score and report.max_score > 0
                 case.detail = _failures(report) if not case.ok else ""
             elif case.kind == "template":
-                case.ok = report.score == 0 and report.fatal is None and bool(report.tests)
+                case.ok = (
+                    report.score == 0 and report.fatal is None and bool(report.tests)
+                )
                 case.detail = _failures(report, passed=True) if not case.ok else ""
             else:
                 missing = [i for i in expects[case.name] if i not in case.lost]
@@ -110,6 +130,9 @@ def validate_assignment(assignment: Assignment, cfg: GradeConfig, paths: Paths) 
 
 
 def _failures(report: GradeReport, passed: bool = False) -> str:
-    names = [t.name + (f": {t.output.splitlines()[0]}" if t.output else "")
-             for t in report.tests if (t.score > 0) == passed and (passed or t.score < t.max_score)]
+    names = [
+        t.name + (f": {t.output.splitlines()[0]}" if t.output else "")
+        for t in report.tests
+        if (t.score > 0) == passed and (passed or t.score < t.max_score)
+    ]
     return "; ".join(names)[:500]

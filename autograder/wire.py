@@ -65,7 +65,10 @@ def _encode(value: Any, key: str, tensors: dict[str, torch.Tensor]) -> dict[str,
             items[k] = _encode(v, f"{key}/{k}", tensors)
         return {"t": "dict", "v": items}
     if isinstance(value, list | tuple):
-        return {"t": "list", "v": [_encode(v, f"{key}/{i}", tensors) for i, v in enumerate(value)]}
+        return {
+            "t": "list",
+            "v": [_encode(v, f"{key}/{i}", tensors) for i, v in enumerate(value)],
+        }
     raise WireError(f"cannot send a value of type {type(value).__name__}")
 
 

@@ -25,13 +25,21 @@ CELL_PREFIX = "cell["
 def _student_trace(exc: BaseException, limit: int = 4000) -> str:
     """The traceback frames that point into the submission (or its helper module)."""
     frames = traceback.extract_tb(exc.__traceback__)
-    keep = [f for f in frames if f.filename.startswith(CELL_PREFIX) or f.filename.endswith("utils.py")]
-    lines = traceback.format_list(keep) + traceback.format_exception_only(type(exc), exc)
+    keep = [
+        f
+        for f in frames
+        if f.filename.startswith(CELL_PREFIX) or f.filename.endswith("utils.py")
+    ]
+    lines = traceback.format_list(keep) + traceback.format_exception_only(
+        type(exc), exc
+    )
     text = "".join(lines)
     return text if len(text) <= limit else text[: limit - 20] + "\n... (truncated)"
 
 
-def load_cells(cells: list[dict[str, Any]], module: types.ModuleType) -> list[dict[str, str]]:
+def load_cells(
+    cells: list[dict[str, Any]], module: types.ModuleType
+) -> list[dict[str, str]]:
     """Execute the kept definitions cell by cell; a failing cell costs only its names."""
     errors = []
     for cell in cells:
@@ -43,7 +51,9 @@ def load_cells(cells: list[dict[str, Any]], module: types.ModuleType) -> list[di
             code = compile(cell["source"], name, "exec")
             exec(code, module.__dict__)
         except BaseException as exc:  # noqa: B036 - student code may raise SystemExit
-            errors.append({"cell": name, "type": type(exc).__name__, "trace": _student_trace(exc)})
+            errors.append(
+                {"cell": name, "type": type(exc).__name__, "trace": _student_trace(exc)}
+            )
     return errors
 
 
@@ -87,7 +97,9 @@ def main(workdir: Path) -> int:
     sys.modules["submission"] = module
     load_errors = load_cells(job["cells"], module)
 
-    spec = importlib.util.spec_from_file_location("_rlgrade_probes", lib / "_rlgrade_probes.py")
+    spec = importlib.util.spec_from_file_location(
+        "_rlgrade_probes", lib / "_rlgrade_probes.py"
+    )
     assert spec and spec.loader
     probes = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(probes)
@@ -113,8 +125,11 @@ def main(workdir: Path) -> int:
             reply = {
                 "id": rid,
                 "ok": False,
-                "error": {"type": type(exc).__name__, "message": str(exc)[:2000],
-                          "trace": _student_trace(exc)},
+                "error": {
+                    "type": type(exc).__name__,
+                    "message": str(exc)[:2000],
+                    "trace": _student_trace(exc),
+                },
             }
         reply["seconds"] = time.perf_counter() - started
         _send(proto_out, reply)

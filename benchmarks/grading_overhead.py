@@ -48,9 +48,19 @@ def main() -> None:
     paths = dataclasses.replace(paths, cache=cache)
     cfg = GradeConfig(assignment=args.assignment, sandbox=args.sandbox)
     print(f"{args.assignment}: ingestion {ingest_s * 1000:.0f} ms")
-    header = ("run", "cache", "total s", "unit s", "perf s", "worker starts s",
-              "student probes s", "reference probes s", "judge metric s", "overhead s",
-              "overhead %")
+    header = (
+        "run",
+        "cache",
+        "total s",
+        "unit s",
+        "perf s",
+        "worker starts s",
+        "student probes s",
+        "reference probes s",
+        "judge metric s",
+        "overhead s",
+        "overhead %",
+    )
     print(" | ".join(header))
     for run in range(args.runs):
         report = grade(hand_in, cfg, paths)
@@ -59,12 +69,23 @@ def main() -> None:
         perf = sum(x.seconds for x in report.tests if x.tier == "performance")
         compute = t["student_probes"] + t["reference_probes"] + t["judge_metric"]
         overhead = t["total"] - compute
-        print(" | ".join([str(run + 1), "cold" if run == 0 else "warm", f"{t['total']:.1f}",
-                          f"{unit:.1f}", f"{perf:.1f}",
-                          f"{t['worker_start'] + t['reference_start']:.1f}",
-                          f"{t['student_probes']:.1f}", f"{t['reference_probes']:.1f}",
-                          f"{t['judge_metric']:.1f}",
-                          f"{overhead:.1f}", f"{100 * overhead / t['total']:.0f}"]))
+        print(
+            " | ".join(
+                [
+                    str(run + 1),
+                    "cold" if run == 0 else "warm",
+                    f"{t['total']:.1f}",
+                    f"{unit:.1f}",
+                    f"{perf:.1f}",
+                    f"{t['worker_start'] + t['reference_start']:.1f}",
+                    f"{t['student_probes']:.1f}",
+                    f"{t['reference_probes']:.1f}",
+                    f"{t['judge_metric']:.1f}",
+                    f"{overhead:.1f}",
+                    f"{100 * overhead / t['total']:.0f}",
+                ]
+            )
+        )
         assert report.score == report.max_score, "the reference must earn full marks"
     shutil.rmtree(folder, ignore_errors=True)
 

@@ -18,13 +18,18 @@ def paths() -> Paths:
     return Paths.discover()
 
 
-def write_notebook(path: Path, cells: list[str | tuple[str, str]], **extra: object) -> Path:
+def write_notebook(
+    path: Path, cells: list[str | tuple[str, str]], **extra: object
+) -> Path:
     """A notebook whose cells are code strings or (cell_type, source) pairs."""
     nb = nbformat.v4.new_notebook()
     for cell in cells:
         kind, source = cell if isinstance(cell, tuple) else ("code", cell)
-        nb.cells.append(nbformat.v4.new_markdown_cell(source) if kind == "markdown"
-                        else nbformat.v4.new_code_cell(source))
+        nb.cells.append(
+            nbformat.v4.new_markdown_cell(source)
+            if kind == "markdown"
+            else nbformat.v4.new_code_cell(source)
+        )
     nb.metadata.update(extra)
     nbformat.write(nb, path)
     return path

@@ -18,13 +18,17 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
 
 def test_cli_unknown_assignment_is_a_usage_error(capsys, tmp_path: Path) -> None:
     nb = write_notebook(tmp_path / "a.ipynb", ["x = 1"])
-    code, text = run(capsys, "grade", str(nb), "-a", "w99_nothing", "--out", str(tmp_path / "o"))
+    code, text = run(
+        capsys, "grade", str(nb), "-a", "w99_nothing", "--out", str(tmp_path / "o")
+    )
     assert code == 2
     assert "unknown assignment 'w99_nothing'" in text and "w01_autoencoder" in text
 
 
 def test_cli_missing_submission_is_a_usage_error(capsys, tmp_path: Path) -> None:
-    code, text = run(capsys, "grade", str(tmp_path / "missing.ipynb"), "-a", "w01_autoencoder")
+    code, text = run(
+        capsys, "grade", str(tmp_path / "missing.ipynb"), "-a", "w01_autoencoder"
+    )
     assert code == 2 and "does not exist" in text
 
 
@@ -33,11 +37,15 @@ def test_cli_unknown_option_is_a_usage_error(capsys) -> None:
     assert code == 2
 
 
-def test_cli_broken_notebook_grades_to_zero_with_a_message(capsys, tmp_path: Path) -> None:
+def test_cli_broken_notebook_grades_to_zero_with_a_message(
+    capsys, tmp_path: Path
+) -> None:
     bad = tmp_path / "A01_autoencoder.ipynb"
     bad.write_text("{ this is not json")
     out = tmp_path / "out"
-    code, text = run(capsys, "grade", str(bad), "-a", "w01_autoencoder", "--out", str(out))
+    code, text = run(
+        capsys, "grade", str(bad), "-a", "w01_autoencoder", "--out", str(out)
+    )
     assert code == 0
     results = read_json(out / "results.json")
     assert results["score"] == 0 and results["max_score"] > 0

@@ -17,12 +17,15 @@ def kept(ex) -> str:
 
 
 def test_extract_keeps_definitions_and_drops_top_level_calls(tmp_path: Path) -> None:
-    nb = write_notebook(tmp_path / "a.ipynb", [
-        "import torch\nfrom torch import nn",
-        "def f(x):\n    return x + OFFSET\n\nf(1)\nprint('hi')",
-        "OFFSET = 3\nUNUSED = 4\nmodel = nn.Linear(2, 2)\ntrain(model)",
-        ("markdown", "# prose"),
-    ])
+    nb = write_notebook(
+        tmp_path / "a.ipynb",
+        [
+            "import torch\nfrom torch import nn",
+            "def f(x):\n    return x + OFFSET\n\nf(1)\nprint('hi')",
+            "OFFSET = 3\nUNUSED = 4\nmodel = nn.Linear(2, 2)\ntrain(model)",
+            ("markdown", "# prose"),
+        ],
+    )
     ex = extract(nb)
     text = kept(ex)
     assert "def f(x)" in text and "import torch" in text
@@ -40,19 +43,25 @@ def test_extract_keeps_line_numbers_of_each_cell(tmp_path: Path) -> None:
 
 
 def test_extract_ignores_parameters_when_resolving_constants(tmp_path: Path) -> None:
-    nb = write_notebook(tmp_path / "a.ipynb", [
-        "def show(img_batch):\n    return img_batch",
-        "img_batch = img_batch[:4]",
-    ])
+    nb = write_notebook(
+        tmp_path / "a.ipynb",
+        [
+            "def show(img_batch):\n    return img_batch",
+            "img_batch = img_batch[:4]",
+        ],
+    )
     assert "img_batch[:4]" not in kept(extract(nb))
 
 
-@pytest.mark.parametrize("source", [
-    "%load_ext autoreload\n%autoreload 2\nimport os",
-    "!pip install torch\nimport os",
-    "files = !ls\nimport os",
-    "import os\nos?",
-])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "%load_ext autoreload\n%autoreload 2\nimport os",
+        "!pip install torch\nimport os",
+        "files = !ls\nimport os",
+        "import os\nos?",
+    ],
+)
 def test_strip_ipython_blanks_magics_and_shell(source: str) -> None:
     out = strip_ipython(source)
     assert out is not None
@@ -66,18 +75,26 @@ def test_strip_ipython_skips_foreign_cell_magics_and_keeps_time() -> None:
 
 
 def test_extract_reports_duplicated_definitions_last_wins(tmp_path: Path) -> None:
-    nb = write_notebook(tmp_path / "a.ipynb", ["def f():\n    return 1", "def f():\n    return 2"])
+    nb = write_notebook(
+        tmp_path / "a.ipynb", ["def f():\n    return 1", "def f():\n    return 2"]
+    )
     ex = extract(nb)
     assert ex.defined["f"] == [0, 1]
     assert any("defined in cells 0, 1" in n for n in ex.notes)
 
 
-def test_extract_skips_a_cell_with_a_syntax_error_and_names_its_losses(tmp_path: Path) -> None:
-    nb = write_notebook(tmp_path / "a.ipynb", ["def ok():\n    return 1",
-                                               "def broken(:\n    pass\nclass Lost: pass"])
+def test_extract_skips_a_cell_with_a_syntax_error_and_names_its_losses(
+    tmp_path: Path,
+) -> None:
+    nb = write_notebook(
+        tmp_path / "a.ipynb",
+        ["def ok():\n    return 1", "def broken(:\n    pass\nclass Lost: pass"],
+    )
     ex = extract(nb)
     assert "ok" in ex.defined and "broken" not in ex.defined
-    assert any("cell[1] has a syntax error" in n and "broken, Lost" in n for n in ex.notes)
+    assert any(
+        "cell[1] has a syntax error" in n and "broken, Lost" in n for n in ex.notes
+    )
 
 
 def test_extract_refuses_broken_json_with_a_hint(tmp_path: Path) -> None:
@@ -103,16 +120,20 @@ def test_extract_reads_outputs_and_stderr_without_caring(tmp_path: Path) -> None
 
     path = write_notebook(tmp_path / "a.ipynb", ["def f():\n    return 1"])
     nb = nbformat.read(path, as_version=4)
-    nb.cells[0].outputs = [nbformat.v4.new_output("stream", name="stderr", text="UserWarning: x"),
-                           nbformat.v4.new_output("execute_result", data={"text/plain": "1"})]
+    nb.cells[0].outputs = [
+        nbformat.v4.new_output("stream", name="stderr", text="UserWarning: x"),
+        nbformat.v4.new_output("execute_result", data={"text/plain": "1"}),
+    ]
     nbformat.write(nb, path)
     assert "f" in extract(path).defined
 
 
 def test_extract_reads_jupytext_percent_and_plain_scripts(tmp_path: Path) -> None:
     percent = tmp_path / "a.py"
-    percent.write_text("# %%\nimport os\n\n# %% [markdown]\n# text\n\n# %%\n"
-                       "def f():\n    return os.sep\n\nf()\n")
+    percent.write_text(
+        "# %%\nimport os\n\n# %% [markdown]\n# text\n\n# %%\n"
+        "def f():\n    return os.sep\n\nf()\n"
+    )
     assert "f" in extract(percent).defined
     plain = tmp_path / "b.py"
     plain.write_text("import os\n\ndef g():\n    return 1\n\ng()\n")
@@ -124,7 +145,9 @@ def test_resolve_folder_and_zip(tmp_path: Path) -> None:
     folder = tmp_path / "hand-in"
     (folder / ".ipynb_checkpoints").mkdir(parents=True)
     write_notebook(folder / "A01.ipynb", ["def f():\n    return 1"])
-    write_notebook(folder / ".ipynb_checkpoints" / "A01-checkpoint.ipynb", ["def f(): pass"])
+    write_notebook(
+        folder / ".ipynb_checkpoints" / "A01-checkpoint.ipynb", ["def f(): pass"]
+    )
     (folder / "utils.py").write_text("def helper(): pass\n")
     assert "f" in extract(folder).defined
     archive = tmp_path / "hand-in.zip"

@@ -19,7 +19,7 @@ from autograder.config import Limits
 from autograder.sandbox import Worker, bwrap_works
 from tests.conftest import ROOT
 
-HOSTILE = '''
+HOSTILE = """
 import os, sys, socket, time
 
 def ok():
@@ -61,27 +61,49 @@ def noisy():
 def forge():
     print(json.dumps({"id": 1, "ok": True, "result": {"tree": {"t": "json", "v": "forged"}}}))
     return "honest"
-'''.replace("import os, sys", "import json, os, sys")
+""".replace("import os, sys", "import json, os, sys")
 
 PROBES = "def call(ns, name, args=()):\n    return getattr(ns, name)(*args)\n"
 
 MODES = [
-    pytest.param("bwrap", marks=[pytest.mark.sandbox, pytest.mark.skipif(
-        not bwrap_works(), reason="bubblewrap is not installed or cannot create namespaces")]),
+    pytest.param(
+        "bwrap",
+        marks=[
+            pytest.mark.sandbox,
+            pytest.mark.skipif(
+                not bwrap_works(),
+                reason="bubblewrap is not installed or cannot create namespaces",
+            ),
+        ],
+    ),
     "process",
 ]
 
 
-def make_worker(root: Path, mode: str, hide: list[Path] = (), **limits: object) -> Worker:
+def make_worker(
+    root: Path, mode: str, hide: list[Path] = (), **limits: object
+) -> Worker:
     workdir = root / "work"
     (workdir / "lib").mkdir(parents=True)
     (workdir / "lib" / "_rlgrade_probes.py").write_text(PROBES)
     cell = {"name": "cell[0]", "source": HOSTILE, "original": HOSTILE}
-    job = {"cells": [cell], "profile": "tiny", "data_root": str(root / "data"), "threads": 1,
-           "seed": 0}
+    job = {
+        "cells": [cell],
+        "profile": "tiny",
+        "data_root": str(root / "data"),
+        "threads": 1,
+        "seed": 0,
+    }
     (workdir / "job.json").write_text(json.dumps(job))
-    base = {"probe_timeout_s": 20, "start_timeout_s": 60, "memory_mb": 3072, "threads": 1}
-    return Worker(workdir, mode=mode, limits=Limits(**{**base, **limits}), hide=list(hide))
+    base = {
+        "probe_timeout_s": 20,
+        "start_timeout_s": 60,
+        "memory_mb": 3072,
+        "threads": 1,
+    }
+    return Worker(
+        workdir, mode=mode, limits=Limits(**{**base, **limits}), hide=list(hide)
+    )
 
 
 @pytest.fixture(params=MODES)
@@ -167,7 +189,9 @@ def test_bwrap_hides_private_files_and_protects_results(tmp_path: Path) -> None:
         # writing "into" a hidden folder lands in an empty tmpfs, never in the real one
         w.call("call", seed=0, name="scribble", args=[str(results)])
         # everything else is read-only
-        with pytest.raises(ProbeFailed, match="Read-only file system|Permission denied"):
+        with pytest.raises(
+            ProbeFailed, match="Read-only file system|Permission denied"
+        ):
             w.call("call", seed=0, name="scribble", args=[str(outside)])
         assert w.call("call", seed=0, name="peek", args=[str(outside)]) == "data"
     assert results.read_text() == '{"score": 0}'

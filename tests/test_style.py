@@ -17,10 +17,14 @@ MARKER = re.compile(r"\b(FIXME|XXX|HACK|TODO)\b(?!\(#\d+\))")
 
 
 def test_ruff_passes() -> None:
-    ruff = shutil.which("ruff", path=str(Path(sys.executable).parent)) or shutil.which("ruff")
+    ruff = shutil.which("ruff", path=str(Path(sys.executable).parent)) or shutil.which(
+        "ruff"
+    )
     if ruff is None:
         pytest.skip("ruff is not installed (pip install -e '.[test]')")
-    done = subprocess.run([ruff, "check", *SOURCES], cwd=ROOT, capture_output=True, text=True)
+    done = subprocess.run(
+        [ruff, "check", *SOURCES], cwd=ROOT, capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stdout + done.stderr
 
 

@@ -12,8 +12,13 @@ from autograder.wire import WireError, decode, encode
 
 
 def test_wire_roundtrip_nested(tmp_path) -> None:
-    value = {"a": torch.arange(6.0).view(2, 3)[:, 1:], "b": [1, 2.5, "x", None, True],
-             "c": {"state": {"w": torch.ones(2)}}, "d": np.float32(3.5), "nan": math.nan}
+    value = {
+        "a": torch.arange(6.0).view(2, 3)[:, 1:],
+        "b": [1, 2.5, "x", None, True],
+        "c": {"state": {"w": torch.ones(2)}},
+        "d": np.float32(3.5),
+        "nan": math.nan,
+    }
     skeleton = encode(value, tmp_path / "r.safetensors")
     back = decode(skeleton, tmp_path / "r.safetensors", max_bytes=1 << 20)
     assert torch.equal(back["a"], value["a"])

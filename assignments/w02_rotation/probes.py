@@ -27,7 +27,11 @@ def _label(value) -> int | None:
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, torch.Tensor) and value.numel() == 1 and not value.is_floating_point():
+    if (
+        isinstance(value, torch.Tensor)
+        and value.numel() == 1
+        and not value.is_floating_point()
+    ):
         return int(value)
     return None
 
@@ -37,6 +41,7 @@ def _same(a: torch.Tensor, b: torch.Tensor) -> bool:
 
 
 # ---------------------------------------------------------------- STL10Rot
+
 
 def rot_samples(ns, split, n_items, repeats, scale=1.0):
     """Draw items of the student's dataset and compare them with the plain images.
@@ -53,15 +58,28 @@ def rot_samples(ns, split, n_items, repeats, scale=1.0):
         for _ in range(repeats):
             item = ds[idx]
             if not isinstance(item, tuple | list) or len(item) != 2:
-                samples.append({"label": None, "shape": [], "tensor": False,
-                                "ccw": False, "cw": False, "plain": False})
+                samples.append(
+                    {
+                        "label": None,
+                        "shape": [],
+                        "tensor": False,
+                        "ccw": False,
+                        "cw": False,
+                        "plain": False,
+                    }
+                )
                 continue
             img, label = item
             k = _label(label)
             tensor = isinstance(img, torch.Tensor)
-            row = {"label": k, "tensor": tensor,
-                   "shape": list(img.shape) if tensor else [], "plain": False,
-                   "ccw": False, "cw": False}
+            row = {
+                "label": k,
+                "tensor": tensor,
+                "shape": list(img.shape) if tensor else [],
+                "plain": False,
+                "ccw": False,
+                "cw": False,
+            }
             if tensor:
                 row["plain"] = _same(img, plain)
                 if k is not None:
@@ -82,12 +100,19 @@ def rand_rotate_direct(ns, n):
             rows.append({"label": None, "ccw": False})
             continue
         k = _label(out[1])
-        rows.append({"label": k, "ccw": k is not None and isinstance(out[0], torch.Tensor)
-                     and _same(out[0], torch.rot90(img, k, dims=(1, 2)))})
+        rows.append(
+            {
+                "label": k,
+                "ccw": k is not None
+                and isinstance(out[0], torch.Tensor)
+                and _same(out[0], torch.rot90(img, k, dims=(1, 2))),
+            }
+        )
     return rows
 
 
 # ---------------------------------------------------------------- load_resnet
+
 
 def resnet_summary(ns, batch, side):
     model = require(ns, "load_resnet")()
@@ -105,12 +130,15 @@ def resnet_summary(ns, batch, side):
         "fc_out": fc.out_features if isinstance(fc, nn.Linear) else -1,
         "shapes": {k: list(v.shape) for k, v in state.items()},
         "all_trainable": all(p.requires_grad for p in model.parameters()),
-        "rows_sum_to_one": bool(torch.allclose(y.sum(dim=1), torch.ones(batch), atol=1e-4)),
+        "rows_sum_to_one": bool(
+            torch.allclose(y.sum(dim=1), torch.ones(batch), atol=1e-4)
+        ),
         "nonnegative": bool((y >= 0).all()),
     }
 
 
 # ---------------------------------------------------------------- compute_val_accuracy
+
 
 class _Classifier(nn.Module):
     """A small classifier whose output depends on its mode (batch norm)."""
@@ -143,10 +171,16 @@ def val_accuracy_run(ns, n, batch, dim=12, classes=4, start_in_train_mode=True):
         out = require(ns, "compute_val_accuracy")(model, loader, torch.device("cpu"))
     changed = any(not torch.equal(before[k], v) for k, v in model.state_dict().items())
     acc, loss = out
-    return {"acc": float(acc), "loss": float(loss), "calls": calls, "state_changed": changed}
+    return {
+        "acc": float(acc),
+        "loss": float(loss),
+        "calls": calls,
+        "state_changed": changed,
+    }
 
 
 # ---------------------------------------------------------------- extract_features
+
 
 def _seeded_resnet(seed: int) -> nn.Module:
     torch.manual_seed(seed)
@@ -172,12 +206,14 @@ def features_run(ns, n, batch, side):
 
 # ---------------------------------------------------------------- linear_probe_setup
 
+
 def probe_setup_run(ns, n_train, n_val, dim, batch_size):
     train_x, val_x = torch.randn(n_train, dim), torch.randn(n_val, dim)
     train_y = torch.arange(n_train) % 10
     val_y = torch.arange(n_val) % 10
-    out = require(ns, "linear_probe_setup")(train_x, train_y, val_x, val_y,
-                                            batch_size=batch_size)
+    out = require(ns, "linear_probe_setup")(
+        train_x, train_y, val_x, val_y, batch_size=batch_size
+    )
     classifier, optimizer, train_dl, val_dl = out
     params = list(classifier.parameters())
     opt_params = [p for group in optimizer.param_groups for p in group["params"]]
@@ -201,8 +237,11 @@ def probe_setup_run(ns, n_train, n_val, dim, batch_size):
         got_x, got_y = passes_[0]
         order = torch.argsort(got_x[:, 0])
         ref = torch.argsort(x[:, 0])
-        return got_x.shape == x.shape and bool(torch.equal(got_x[order], x[ref])) \
+        return (
+            got_x.shape == x.shape
+            and bool(torch.equal(got_x[order], x[ref]))
             and bool(torch.equal(got_y[order], y[ref]))
+        )
 
     # one optimizer step must move the classifier
     before = [p.detach().clone() for p in params]
@@ -213,9 +252,13 @@ def probe_setup_run(ns, n_train, n_val, dim, batch_size):
     return {
         "out_shape": list(probe_out.shape),
         "n_params": sum(p.numel() for p in params),
-        "linear_layers": [[m.in_features, m.out_features] for m in classifier.modules()
-                          if isinstance(m, nn.Linear)],
-        "optimizer_is_classifier": {id(p) for p in opt_params} == {id(p) for p in params},
+        "linear_layers": [
+            [m.in_features, m.out_features]
+            for m in classifier.modules()
+            if isinstance(m, nn.Linear)
+        ],
+        "optimizer_is_classifier": {id(p) for p in opt_params}
+        == {id(p) for p in params},
         "moved": moved,
         "train_covers": covers(train_passes, train_x, train_y),
         "val_covers": covers(val_passes, val_x, val_y),
@@ -227,10 +270,13 @@ def probe_setup_run(ns, n_train, n_val, dim, batch_size):
 
 # ---------------------------------------------------------------- performance tier
 
+
 def _recalibrate_batch_norm(model: nn.Module, batches) -> None:
     """Re-estimate batch-norm statistics as a plain average over a few batches, so the
     short tiny-profile run is scored by what it learned, not by lagging statistics."""
-    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    norms = [
+        m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)
+    ]
     for m in norms:
         m.reset_running_stats()
         m.momentum = None
@@ -245,18 +291,28 @@ def performance(ns, budget):
     the logits of grader-rotated test images (the judge scores them)."""
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     side = int(budget["side"])
-    transform = T.Compose([T.ToTensor(), T.Resize(side, antialias=True)]) if side != 96 \
+    transform = (
+        T.Compose([T.ToTensor(), T.Resize(side, antialias=True)])
+        if side != 96
         else T.ToTensor()
+    )
     train_ds = require(ns, "STL10Rot")(split=budget["train_split"], transform=transform)
     gen = torch.Generator().manual_seed(torch.initial_seed() + 17)
-    loader = DataLoader(train_ds, batch_size=budget["batch_size"], shuffle=True, generator=gen,
-                        num_workers=int(budget.get("num_workers", 0)))
+    loader = DataLoader(
+        train_ds,
+        batch_size=budget["batch_size"],
+        shuffle=True,
+        generator=gen,
+        num_workers=int(budget.get("num_workers", 0)),
+    )
     model = require(ns, "load_resnet")().to(device)
     opt = torch.optim.Adam(model.parameters(), lr=budget["lr"])
 
     # ==== pretext training: a number of epochs (full) or of steps (tiny)
     if "epochs" in budget:
-        batches = itertools.chain.from_iterable(loader for _ in range(int(budget["epochs"])))
+        batches = itertools.chain.from_iterable(
+            loader for _ in range(int(budget["epochs"]))
+        )
     else:
         batches = itertools.islice(itertools.cycle(loader), int(budget["steps"]))
     losses = []
@@ -272,18 +328,27 @@ def performance(ns, budget):
     # ==== evaluation on test images that the grader rotates itself
     test = torchvision.datasets.STL10(root=".", split="test", transform=transform)
     n_eval = min(int(budget.get("eval_images", len(test))), len(test))
-    eval_loader = DataLoader(torch.utils.data.Subset(test, range(n_eval)), batch_size=256)
+    eval_loader = DataLoader(
+        torch.utils.data.Subset(test, range(n_eval)), batch_size=256
+    )
     if budget.get("recalibrate_batch_norm", False):
         # grader-rotated training images: one batch per rotation class
-        plain = torchvision.datasets.STL10(root=".", split=budget["train_split"],
-                                           transform=transform)
-        x = torch.stack([plain[i][0] for i in range(int(budget["batch_size"]))]).to(device)
-        _recalibrate_batch_norm(model, [torch.rot90(x, k, dims=(2, 3)) for k in range(4)])
+        plain = torchvision.datasets.STL10(
+            root=".", split=budget["train_split"], transform=transform
+        )
+        x = torch.stack([plain[i][0] for i in range(int(budget["batch_size"]))]).to(
+            device
+        )
+        _recalibrate_batch_norm(
+            model, [torch.rot90(x, k, dims=(2, 3)) for k in range(4)]
+        )
     model.eval()
     logits = []
     with torch.no_grad():
         for k in range(4):
-            chunks = [model(torch.rot90(x.to(device), k, dims=(2, 3))).float().cpu()
-                      for x, _ in eval_loader]
+            chunks = [
+                model(torch.rot90(x.to(device), k, dims=(2, 3))).float().cpu()
+                for x, _ in eval_loader
+            ]
             logits.append(torch.cat(chunks))
     return {"losses": losses, "rotation_logits": torch.stack(logits)}

@@ -24,7 +24,10 @@ _TRANSFORM_MODULES = ("torchvision.transforms",)
 
 # ---------------------------------------------------------------- shared pieces
 
-def nt_xent(proj_1: torch.Tensor, proj_2: torch.Tensor, temperature: float) -> torch.Tensor:
+
+def nt_xent(
+    proj_1: torch.Tensor, proj_2: torch.Tensor, temperature: float
+) -> torch.Tensor:
     """The grader's own NT-Xent (mean over all 2N views, self-pairs excluded)."""
     z = F.normalize(torch.cat([proj_1, proj_2]), dim=1)
     sim = z @ z.T / temperature
@@ -41,7 +44,9 @@ class _GraderLoss(nn.Module):
         self.calls: list[tuple[torch.Tensor, torch.Tensor]] = []
 
     def forward(self, proj_1: torch.Tensor, proj_2: torch.Tensor) -> torch.Tensor:
-        self.calls.append((proj_1.detach().float().clone(), proj_2.detach().float().clone()))
+        self.calls.append(
+            (proj_1.detach().float().clone(), proj_2.detach().float().clone())
+        )
         return nt_xent(proj_1.float(), proj_2.float(), self.temperature)
 
 
@@ -56,7 +61,9 @@ class _PairDataset(Dataset):
     def __init__(self, n: int, side: int, seed: int) -> None:
         gen = torch.Generator().manual_seed(seed)
         self.v1 = torch.rand(n, 3, side, side, generator=gen)
-        self.v2 = (self.v1 + 0.3 * torch.randn(n, 3, side, side, generator=gen)).clamp(0, 1)
+        self.v2 = (self.v1 + 0.3 * torch.randn(n, 3, side, side, generator=gen)).clamp(
+            0, 1
+        )
 
     def __len__(self) -> int:
         return len(self.v1)
@@ -68,8 +75,9 @@ class _PairDataset(Dataset):
 def _stub_model(side: int, seed: int) -> nn.Module:
     """A small model without batch norm: one batch or two give the same outputs."""
     torch.manual_seed(seed)
-    return nn.Sequential(nn.Flatten(), nn.Linear(3 * side * side, 24), nn.Tanh(),
-                         nn.Linear(24, 8))
+    return nn.Sequential(
+        nn.Flatten(), nn.Linear(3 * side * side, 24), nn.Tanh(), nn.Linear(24, 8)
+    )
 
 
 def _pil_images(n: int, side: int, seed: int) -> list[Image.Image]:
@@ -78,23 +86,37 @@ def _pil_images(n: int, side: int, seed: int) -> list[Image.Image]:
     for _ in range(n):
         base = rng.integers(0, 255, size=(1, 1, 3))
         yy, xx = np.mgrid[0:side, 0:side]
-        picture = base + 60 * np.sin(xx[..., None] / 7.0 + rng.uniform(0, 6)) \
-            + 40 * (yy[..., None] > side // 2) + rng.normal(0, 10, (side, side, 3))
+        picture = (
+            base
+            + 60 * np.sin(xx[..., None] / 7.0 + rng.uniform(0, 6))
+            + 40 * (yy[..., None] > side // 2)
+            + rng.normal(0, 10, (side, side, 3))
+        )
         images.append(Image.fromarray(np.clip(picture, 0, 255).astype(np.uint8)))
     return images
 
 
 # ---------------------------------------------------------------- Augment
 
+
 def augment_views(ns, img_size, n_images=3):
     """Two views of a few PIL images, and a second call on the same image."""
     aug = require(ns, "Augment")(img_size)
     images = _pil_images(n_images, 96, 11)
-    out = {"kinds": [], "shapes": [], "dtypes": [], "pairs_differ": [], "calls_differ": []}
+    out = {
+        "kinds": [],
+        "shapes": [],
+        "dtypes": [],
+        "pairs_differ": [],
+        "calls_differ": [],
+    }
     for img in images:
         views = aug(img)
-        out["kinds"].append(type(views).__name__ if not isinstance(views, tuple | list)
-                            else f"{len(views)}-sequence")
+        out["kinds"].append(
+            type(views).__name__
+            if not isinstance(views, tuple | list)
+            else f"{len(views)}-sequence"
+        )
         if not isinstance(views, tuple | list) or len(views) != 2:
             continue
         v1, v2 = views
@@ -105,7 +127,9 @@ def augment_views(ns, img_size, n_images=3):
         out["dtypes"].append(str(v1.dtype))
         out["pairs_differ"].append(v1.shape != v2.shape or not torch.equal(v1, v2))
         again, _ = aug(img)
-        out["calls_differ"].append(again.shape != v1.shape or not torch.equal(again, v1))
+        out["calls_differ"].append(
+            again.shape != v1.shape or not torch.equal(again, v1)
+        )
     return out
 
 
@@ -162,6 +186,7 @@ def augment_transforms(ns, img_size):
 
 # ---------------------------------------------------------------- load_data
 
+
 class _TwoViews:
     """A grader transform that returns two views, like Augment."""
 
@@ -180,46 +205,67 @@ def load_data_batches(ns, batch_size, side=None, two_views=False, **splits):
 
     kwargs = dict(splits)
     if side is not None:
-        kwargs["transf"] = _TwoViews(side) if two_views else T.Compose([T.Resize(side),
-                                                                       T.ToTensor()])
+        kwargs["transf"] = (
+            _TwoViews(side) if two_views else T.Compose([T.Resize(side), T.ToTensor()])
+        )
     load_data = require(ns, "load_data")
     train_dl, val_dl = load_data(batch_size=batch_size, **kwargs)
     out = {}
     for name, loader in (("train", train_dl), ("val", val_dl)):
         x, y = next(iter(loader))
-        shapes = [list(v.shape) for v in x] if isinstance(x, list | tuple) else list(x.shape)
-        out[name] = {"x_shape": shapes, "n": len(loader.dataset),
-                     "labels_unknown": bool((torch.as_tensor(y) < 0).all()),
-                     "batch": int(torch.as_tensor(y).shape[0])}
+        shapes = (
+            [list(v.shape) for v in x] if isinstance(x, list | tuple) else list(x.shape)
+        )
+        out[name] = {
+            "x_shape": shapes,
+            "n": len(loader.dataset),
+            "labels_unknown": bool((torch.as_tensor(y) < 0).all()),
+            "batch": int(torch.as_tensor(y).shape[0]),
+        }
+
     def first_images(loader):
         x = next(iter(loader))[0]
         return x[0] if isinstance(x, list | tuple) else x
 
     first = [first_images(train_dl) for _ in range(3)]
     out["train_shuffled"] = any(not torch.equal(first[0], f) for f in first[1:])
-    out["val_deterministic"] = bool(torch.equal(first_images(val_dl), first_images(val_dl)))
+    out["val_deterministic"] = bool(
+        torch.equal(first_images(val_dl), first_images(val_dl))
+    )
     out["val_first_labels"] = torch.as_tensor(next(iter(val_dl))[1])
     return out
 
 
 # ---------------------------------------------------------------- ContrastiveLoss
 
+
 def contrastive_loss(ns, batch_size, dim, temperature, scale=1.0, aligned=False):
     gen = torch.Generator().manual_seed(batch_size * 1000 + dim)
     proj_1 = torch.randn(batch_size, dim, generator=gen)
-    proj_2 = proj_1 + 0.05 * torch.randn(batch_size, dim, generator=gen) if aligned \
+    proj_2 = (
+        proj_1 + 0.05 * torch.randn(batch_size, dim, generator=gen)
+        if aligned
         else torch.randn(batch_size, dim, generator=gen)
-    proj_1, proj_2 = (proj_1 * scale).requires_grad_(), (proj_2 * scale).requires_grad_()
+    )
+    proj_1, proj_2 = (
+        (proj_1 * scale).requires_grad_(),
+        (proj_2 * scale).requires_grad_(),
+    )
     criterion = require(ns, "ContrastiveLoss")(batch_size, temperature)
     loss = criterion(proj_1, proj_2)
-    result = {"shape": list(loss.shape), "loss": loss.detach().double(),
-              "proj_1": proj_1.detach(), "proj_2": proj_2.detach()}
+    result = {
+        "shape": list(loss.shape),
+        "loss": loss.detach().double(),
+        "proj_1": proj_1.detach(),
+        "proj_2": proj_2.detach(),
+    }
     loss.backward()
     result["grad_1"] = proj_1.grad if proj_1.grad is not None else torch.zeros(0)
     return result
 
 
 # ---------------------------------------------------------------- ResNetSimCLR
+
 
 def _head(model: nn.Module) -> nn.Module | None:
     head = getattr(model, "projection", None)
@@ -248,8 +294,12 @@ def simclr_structure(ns, embedding_size):
     return {
         "has_projection": _head(model) is not None,
         "head": head,
-        "backbone_params": sum(p.numel() for p in model.parameters() if id(p) not in head_params),
-        "head_params": sum(p.numel() for m in _head_leaves(model) for p in m.parameters()),
+        "backbone_params": sum(
+            p.numel() for p in model.parameters() if id(p) not in head_params
+        ),
+        "head_params": sum(
+            p.numel() for m in _head_leaves(model) for p in m.parameters()
+        ),
     }
 
 
@@ -259,17 +309,31 @@ def _seed_backbone(model: nn.Module, seed: int) -> bool:
     import torchvision
 
     torch.manual_seed(seed)
-    source = [v for k, v in torchvision.models.resnet18(weights=None).state_dict().items()
-              if not k.startswith("fc.")]
+    source = [
+        v
+        for k, v in torchvision.models.resnet18(weights=None).state_dict().items()
+        if not k.startswith("fc.")
+    ]
     for v in source:  # give batch norms non-trivial statistics too
         if v.is_floating_point():
-            v.copy_(torch.randn(v.shape) * 0.05 + (1.0 if v.ndim == 1 and v.min() > 0 else 0.0))
-    head_tensors = {id(t) for m in _head_leaves(model) for t in
-                    list(m.parameters()) + list(m.buffers())}
-    targets = [v for v in model.state_dict(keep_vars=True).values()
-               if id(v) not in head_tensors and v.shape not in (torch.Size([1000, 512]),
-                                                               torch.Size([1000]))]
-    if len(targets) != len(source) or any(t.shape != s.shape for t, s in zip(targets, source)):
+            v.copy_(
+                torch.randn(v.shape) * 0.05
+                + (1.0 if v.ndim == 1 and v.min() > 0 else 0.0)
+            )
+    head_tensors = {
+        id(t)
+        for m in _head_leaves(model)
+        for t in list(m.parameters()) + list(m.buffers())
+    }
+    targets = [
+        v
+        for v in model.state_dict(keep_vars=True).values()
+        if id(v) not in head_tensors
+        and v.shape not in (torch.Size([1000, 512]), torch.Size([1000]))
+    ]
+    if len(targets) != len(source) or any(
+        t.shape != s.shape for t, s in zip(targets, source)
+    ):
         return False
     for t, s in zip(targets, source):
         t.data.copy_(s)
@@ -279,17 +343,25 @@ def _seed_backbone(model: nn.Module, seed: int) -> bool:
 def simclr_forward(ns, embedding_size, side, init_seed, train_mode=False):
     model = require(ns, "ResNetSimCLR")(embedding_size=embedding_size)
     matched = _seed_backbone(model, init_seed)
-    deterministic_init([m for m in _head_leaves(model)
-                        if isinstance(m, nn.Linear | nn.BatchNorm1d)], init_seed + 1, scale=0.1)
+    deterministic_init(
+        [m for m in _head_leaves(model) if isinstance(m, nn.Linear | nn.BatchNorm1d)],
+        init_seed + 1,
+        scale=0.1,
+    )
     model.train(train_mode)
     x = torch.randn(4, 3, side, side)
     with torch.no_grad():
         projection = model(x)
         embedding = model(x, return_embedding=True)
-    return {"backbone_matched": matched, "projection": projection, "embedding": embedding}
+    return {
+        "backbone_matched": matched,
+        "projection": projection,
+        "embedding": embedding,
+    }
 
 
 # ---------------------------------------------------------------- training_step
+
 
 def training_step_run(ns, n=6, side=6):
     model = _stub_model(side, 3)
@@ -297,7 +369,9 @@ def training_step_run(ns, n=6, side=6):
     data = next(iter(loader))
     loss_fn = _GraderLoss(0.5)
     seen = []
-    handle = model.register_forward_pre_hook(lambda m, args: seen.append(args[0].detach().clone()))
+    handle = model.register_forward_pre_hook(
+        lambda m, args: seen.append(args[0].detach().clone())
+    )
     try:
         loss = require(ns, "training_step")(model, loss_fn, data)
     finally:
@@ -319,6 +393,7 @@ def training_step_run(ns, n=6, side=6):
 
 
 # ---------------------------------------------------------------- pretrain_one_epoch_grad_acc
+
 
 class _CountingSGD(torch.optim.SGD):
     def __init__(self, params, lr, counter):
@@ -353,7 +428,14 @@ def grad_acc_run(ns, n_batches, batch, accum_iter, amp=False, lr=0.5, side=6):
     try:
         with spy_forward(model) as calls:
             result = require(ns, "pretrain_one_epoch_grad_acc")(
-                model, loss_fn, loader, opt, torch.device("cpu"), accum_iter=accum_iter, amp=amp)
+                model,
+                loss_fn,
+                loader,
+                opt,
+                torch.device("cpu"),
+                accum_iter=accum_iter,
+                amp=amp,
+            )
     finally:
         if real_step is None:
             del ns.training_step
@@ -372,18 +454,22 @@ def grad_acc_run(ns, n_batches, batch, accum_iter, amp=False, lr=0.5, side=6):
 
 # ---------------------------------------------------------------- main (the comparison)
 
+
 def _backbone_tensors(state: dict[str, torch.Tensor]) -> list[torch.Tensor]:
     """The ResNet18 body of a state dict, in order (no classifier, no head)."""
-    return [v for k, v in state.items()
-            if v.is_floating_point() and v.ndim == 4]  # every convolution kernel
+    return [
+        v for k, v in state.items() if v.is_floating_point() and v.ndim == 4
+    ]  # every convolution kernel
 
 
 def _match_fraction(model: nn.Module, reference: list[torch.Tensor]) -> float:
     mine = _backbone_tensors(model.state_dict())
     if len(mine) != len(reference):
         return 0.0
-    same = sum(a.shape == b.shape and torch.equal(a.cpu(), b.cpu())
-               for a, b in zip(mine, reference))
+    same = sum(
+        a.shape == b.shape and torch.equal(a.cpu(), b.cpu())
+        for a, b in zip(mine, reference)
+    )
     return same / max(len(reference), 1)
 
 
@@ -409,8 +495,12 @@ def _main_run(ns, mode):
     with torch.no_grad():
         for p in simclr.parameters():
             p.add_(torch.randn_like(p) * 0.01)
-    state = {"epoch": 99, "model_state_dict": simclr.state_dict(), "loss": 5.0,
-             "optimizer_state_dict": {}}
+    state = {
+        "epoch": 99,
+        "model_state_dict": simclr.state_dict(),
+        "loss": 5.0,
+        "optimizer_state_dict": {},
+    }
     scratch = Path(context().scratch)
     for name in ("simclr.pth", "best_model_min_train_loss.pth"):
         torch.save(state, scratch / name)
@@ -419,15 +509,26 @@ def _main_run(ns, mode):
     if imagenet_file.is_file():
         imagenet_convs = _backbone_tensors(torch.load(imagenet_file, weights_only=True))
     else:
-        imagenet_convs = _backbone_tensors(torchvision.models.resnet18(
-            weights=torchvision.models.ResNet18_Weights.IMAGENET1K_V1).state_dict())
+        imagenet_convs = _backbone_tensors(
+            torchvision.models.resnet18(
+                weights=torchvision.models.ResNet18_Weights.IMAGENET1K_V1
+            ).state_dict()
+        )
 
     captured = {}
 
-    def fake_linear_eval(model, optimizer, num_epochs, train_loader, val_loader, device):
-        captured.update(model=model, optimizer=optimizer, train=train_loader, val=val_loader)
-        return {"train_acc_epoch": [10.0], "val_acc_epoch": [10.0], "loss_epoch": [2.3],
-                "val_loss": [2.3]}
+    def fake_linear_eval(
+        model, optimizer, num_epochs, train_loader, val_loader, device
+    ):
+        captured.update(
+            model=model, optimizer=optimizer, train=train_loader, val=val_loader
+        )
+        return {
+            "train_acc_epoch": [10.0],
+            "val_acc_epoch": [10.0],
+            "loss_epoch": [2.3],
+            "val_loss": [2.3],
+        }
 
     def fake_load_model(model, path):
         model.load_state_dict(state["model_state_dict"])
@@ -446,10 +547,12 @@ def _main_run(ns, mode):
     if "model" not in captured:
         return {"called_linear_eval": False}
     model = captured["model"].cpu().eval()
-    out = {"called_linear_eval": True,
-           "simclr_match": _match_fraction(model, simclr_convs),
-           "imagenet_match": _match_fraction(model, imagenet_convs),
-           "n_convs": len(_backbone_tensors(model.state_dict()))}
+    out = {
+        "called_linear_eval": True,
+        "simclr_match": _match_fraction(model, simclr_convs),
+        "imagenet_match": _match_fraction(model, imagenet_convs),
+        "n_convs": len(_backbone_tensors(model.state_dict())),
+    }
     x, y = next(iter(captured["val"]))
     with torch.no_grad():
         logits = model(x[:2] if isinstance(x, torch.Tensor) else x[0][:2])
@@ -460,12 +563,17 @@ def _main_run(ns, mode):
     out["train_n"] = len(captured["train"].dataset)
     out["train_labelled"] = bool((torch.as_tensor(yt) >= 0).all())
     out["train_is_tensor"] = isinstance(xt, torch.Tensor)
-    trained = {id(p) for group in captured["optimizer"].param_groups for p in group["params"]}
-    out["all_params_trained"] = all(id(p) in trained for p in captured["model"].parameters())
+    trained = {
+        id(p) for group in captured["optimizer"].param_groups for p in group["params"]
+    }
+    out["all_params_trained"] = all(
+        id(p) in trained for p in captured["model"].parameters()
+    )
     return out
 
 
 # ---------------------------------------------------------------- performance tier
+
 
 def _find_normalize(aug):
     found = []
@@ -495,22 +603,44 @@ def performance(ns, budget):
     size = budget["img_size"]
     augment = require(ns, "Augment")(size)
     gen = torch.Generator().manual_seed(torch.initial_seed() + 17)
-    unlabeled = torchvision.datasets.STL10(root=".", split=budget["train_split"],
-                                           transform=augment)
+    unlabeled = torchvision.datasets.STL10(
+        root=".", split=budget["train_split"], transform=augment
+    )
     if budget.get("train_images"):
         unlabeled = Subset(unlabeled, range(budget["train_images"]))
-    loader = DataLoader(unlabeled, batch_size=budget["batch_size"], shuffle=True,
-                        drop_last=True, generator=gen)
+    loader = DataLoader(
+        unlabeled,
+        batch_size=budget["batch_size"],
+        shuffle=True,
+        drop_last=True,
+        generator=gen,
+    )
     model = require(ns, "ResNetSimCLR")(embedding_size=budget["embedding_size"])
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     model = model.to(device)
-    criterion = require(ns, "ContrastiveLoss")(budget["batch_size"], budget["temperature"])
-    optimizer = torch.optim.Adam(model.parameters(), lr=budget["lr"],
-                                 weight_decay=budget.get("weight_decay", 0.0))
+    criterion = require(ns, "ContrastiveLoss")(
+        budget["batch_size"], budget["temperature"]
+    )
+    optimizer = torch.optim.Adam(
+        model.parameters(),
+        lr=budget["lr"],
+        weight_decay=budget.get("weight_decay", 0.0),
+    )
     epoch = require(ns, "pretrain_one_epoch_grad_acc")
-    losses = [float(epoch(model, criterion, loader, optimizer, device,
-                          accum_iter=budget["accum_iter"], amp=budget["amp"]))
-              for _ in range(budget["epochs"])]
+    losses = [
+        float(
+            epoch(
+                model,
+                criterion,
+                loader,
+                optimizer,
+                device,
+                accum_iter=budget["accum_iter"],
+                amp=budget["amp"],
+            )
+        )
+        for _ in range(budget["epochs"])
+    ]
 
     normalize = _find_normalize(augment) or T.Normalize([0.5] * 3, [0.25] * 3)
     eval_transform = T.Compose([T.Resize(size), T.ToTensor(), normalize])
@@ -518,8 +648,12 @@ def performance(ns, budget):
     features = {}
     with torch.no_grad():
         for split in budget["probe_splits"]:
-            ds = torchvision.datasets.STL10(root=".", split=split, transform=eval_transform)
-            feats = [model(x.to(device), return_embedding=True).flatten(1).float().cpu()
-                     for x, _ in DataLoader(ds, batch_size=250)]
+            ds = torchvision.datasets.STL10(
+                root=".", split=split, transform=eval_transform
+            )
+            feats = [
+                model(x.to(device), return_embedding=True).flatten(1).float().cpu()
+                for x, _ in DataLoader(ds, batch_size=250)
+            ]
             features[split] = torch.cat(feats)
     return {"losses": losses, "features": features}

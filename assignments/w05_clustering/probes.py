@@ -30,12 +30,19 @@ def _scratch(name: str) -> Path:
 
 
 def _grader_checkpoint() -> dict:
-    return torch.load(moco.checkpoint_path(context().data_root), map_location="cpu",
-                      weights_only=True)
+    return torch.load(
+        moco.checkpoint_path(context().data_root), map_location="cpu", weights_only=True
+    )
 
 
-def _blobs(n_per_class: int, n_classes: int, dim: int, spread: float, gen: torch.Generator,
-           means: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _blobs(
+    n_per_class: int,
+    n_classes: int,
+    dim: int,
+    spread: float,
+    gen: torch.Generator,
+    means: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Labelled Gaussian blobs with unequal norms (so cosine and Euclidean differ)."""
     if means is None:
         means = torch.randn(n_classes, dim, generator=gen) * 3
@@ -53,11 +60,13 @@ def moco_loader(ns, side=64):
     path = moco.checkpoint_path(context().data_root)
     model = require(ns, "load_moco_model")(pretrained_path=str(path))
     ckpt = _grader_checkpoint()
-    expected = {k[len(moco.PREFIX):]: v for k, v in ckpt["state_dict"].items()}
+    expected = {k[len(moco.PREFIX) :]: v for k, v in ckpt["state_dict"].items()}
     state = model.state_dict() if isinstance(model, nn.Module) else {}
     backbone = {k: v for k, v in expected.items() if not k.startswith("fc.")}
     missing = [k for k in backbone if k not in state]
-    differing = [k for k in backbone if k in state and not torch.equal(state[k], backbone[k])]
+    differing = [
+        k for k in backbone if k in state and not torch.equal(state[k], backbone[k])
+    ]
     fc = getattr(model, "fc", None)
     x = torch.randn(2, 3, side, side)
     with torch.no_grad():
@@ -68,7 +77,9 @@ def moco_loader(ns, side=64):
         "missing": len(missing),
         "differing": len(differing),
         "fc_identity": isinstance(fc, nn.Identity),
-        "fc_params": sum(p.numel() for p in fc.parameters()) if isinstance(fc, nn.Module) else -1,
+        "fc_params": sum(p.numel() for p in fc.parameters())
+        if isinstance(fc, nn.Module)
+        else -1,
         "training": bool(model.training),
         "out_shape": list(out.shape),
         "features": out.detach().float(),
@@ -82,9 +93,16 @@ def kmeans_run(ns, n_per_class=30, n_classes=6, dim=12, spread=2.0, val_spread=3
     """k-means on hidden blobs; the validation blobs are wider, so its score differs."""
     gen = torch.Generator().manual_seed(torch.initial_seed() % 2**31)
     train_x, train_y, means = _blobs(n_per_class, n_classes, dim, spread, gen)
-    val_x, val_y, _ = _blobs(n_per_class // 2, n_classes, dim, val_spread, gen, means=means)
-    got = require(ns, "kmeans_accuracy")(train_x.numpy(), train_y.numpy(), val_x.numpy(),
-                                         val_y.numpy(), n_clusters=n_classes)
+    val_x, val_y, _ = _blobs(
+        n_per_class // 2, n_classes, dim, val_spread, gen, means=means
+    )
+    got = require(ns, "kmeans_accuracy")(
+        train_x.numpy(),
+        train_y.numpy(),
+        val_x.numpy(),
+        val_y.numpy(),
+        n_clusters=n_classes,
+    )
     train_acc, val_acc = (float(v) for v in got)
     return {"train_acc": train_acc, "val_acc": val_acc}
 
@@ -101,8 +119,11 @@ def knn_run(ns, n=60, dim=8, k=5):
     unit = F.normalize(x, dim=1)
     sim = unit @ unit.T
     rows = torch.arange(n)
-    out = {"shape": list(got.shape), "dtype_integer": not got.is_floating_point(),
-           "indices": got.long() if got.ndim == 2 else torch.zeros(0, dtype=torch.long)}
+    out = {
+        "shape": list(got.shape),
+        "dtype_integer": not got.is_floating_point(),
+        "indices": got.long() if got.ndim == 2 else torch.zeros(0, dtype=torch.long),
+    }
     if got.ndim == 2 and got.shape[0] == n:
         g = got.long().clamp(0, n - 1)
         out["self_included"] = bool((g == rows[:, None]).any())
@@ -134,8 +155,9 @@ def _pair_files(n, dim, k, gen):
 def pairs_run(ns, n=30, dim=10, k=6, l2_normalize=True, draws=40):
     gen = torch.Generator().manual_seed(torch.initial_seed() % 2**31)
     embeds, indices, ind_path, emb_path = _pair_files(n, dim, k, gen)
-    ds = require(ns, "PairSTL10")(indices_path=str(ind_path), embeds_path=str(emb_path),
-                                  l2_normalize=l2_normalize)
+    ds = require(ns, "PairSTL10")(
+        indices_path=str(ind_path), embeds_path=str(emb_path), l2_normalize=l2_normalize
+    )
     target = F.normalize(embeds, dim=1) if l2_normalize else embeds
     first_ok, second_ok, used = [], [], set()
     norms = []
@@ -144,26 +166,40 @@ def pairs_run(ns, n=30, dim=10, k=6, l2_normalize=True, draws=40):
         for _ in range(draws):
             e1, e2 = ds[index]
             e1, e2 = torch.as_tensor(e1).float(), torch.as_tensor(e2).float()
-            first_ok.append(e1.shape == target[index].shape
-                            and torch.allclose(e1, target[index], atol=1e-5))
+            first_ok.append(
+                e1.shape == target[index].shape
+                and torch.allclose(e1, target[index], atol=1e-5)
+            )
             norms.append(float(e1.norm()))
-            close = [j for j in indices[index].tolist()
-                     if e2.shape == target[j].shape and torch.allclose(e2, target[j], atol=1e-5)]
+            close = [
+                j
+                for j in indices[index].tolist()
+                if e2.shape == target[j].shape
+                and torch.allclose(e2, target[j], atol=1e-5)
+            ]
             second_ok.append(bool(close))
             if close:
                 used.add((index, close[0]))
-    return {"len": len(ds), "first_ok": float(np.mean(first_ok)),
-            "second_ok": float(np.mean(second_ok)), "distinct_pairs": len(used),
-            "n_probe": len(probe_ids), "norm_mean": float(np.mean(norms))}
+    return {
+        "len": len(ds),
+        "first_ok": float(np.mean(first_ok)),
+        "second_ok": float(np.mean(second_ok)),
+        "distinct_pairs": len(used),
+        "n_probe": len(probe_ids),
+        "norm_mean": float(np.mean(norms)),
+    }
 
 
 def pairs_loader(ns, n=24, dim=6, k=4, batch=8):
     """A DataLoader over the dataset yields two (batch, dim) tensors."""
     gen = torch.Generator().manual_seed(torch.initial_seed() % 2**31)
     _, _, ind_path, emb_path = _pair_files(n, dim, k, gen)
-    ds = require(ns, "PairSTL10")(indices_path=str(ind_path), embeds_path=str(emb_path),
-                                  l2_normalize=True)
-    e1, e2 = next(iter(torch.utils.data.DataLoader(ds, batch_size=batch, shuffle=False)))
+    ds = require(ns, "PairSTL10")(
+        indices_path=str(ind_path), embeds_path=str(emb_path), l2_normalize=True
+    )
+    e1, e2 = next(
+        iter(torch.utils.data.DataLoader(ds, batch_size=batch, shuffle=False))
+    )
     return {"shapes": [list(e1.shape), list(e2.shape)]}
 
 
@@ -189,8 +225,12 @@ def scan_values(ns, cases):
         a, b = proj_1.clone().requires_grad_(), proj_2.clone().requires_grad_()
         loss = require(ns, "SCAN")(alpha=alpha)(a, b)
         loss.backward()
-        out.append({"loss": loss.detach().float(), "grad_1": a.grad.clone() if a.grad is not None
-                    else torch.zeros_like(a)})
+        out.append(
+            {
+                "loss": loss.detach().float(),
+                "grad_1": a.grad.clone() if a.grad is not None else torch.zeros_like(a),
+            }
+        )
     return out
 
 
@@ -246,14 +286,19 @@ def pmi_sequence(ns, gamma, momentum, temp, batch, clusters, calls):
         losses.append(criterion(proj_1, proj_2).detach().float())
         c = _center(criterion)
         centers.append(c if c is not None else torch.full((clusters,), float("nan")))
-    return {"losses": torch.stack(losses), "centers": torch.stack(centers),
-            "center_set": _center(criterion) is not None}
+    return {
+        "losses": torch.stack(losses),
+        "centers": torch.stack(centers),
+        "center_set": _center(criterion) is not None,
+    }
 
 
 def pmi_sign(ns, gamma=0.8, temp=0.2, batch=16, clusters=6):
     """The loss is minus the PMI: agreeing pairs must get a lower loss than opposed ones."""
     a = torch.randn(batch, clusters) * 2
-    matched = float(require(ns, "PMI")(gamma=gamma, momentum=0.9, temp=temp)(a, a.clone()))
+    matched = float(
+        require(ns, "PMI")(gamma=gamma, momentum=0.9, temp=temp)(a, a.clone())
+    )
     opposed = float(require(ns, "PMI")(gamma=gamma, momentum=0.9, temp=temp)(a, -a))
     return {"matched": matched, "opposed": opposed}
 
@@ -270,13 +315,19 @@ def evaluate_run(ns, n_train=80, n_val=60, dim=12, clusters=5):
     # per-image scales: the head sees different argmaxes unless features are normalised
     train_x = train_x * torch.exp(torch.randn(len(train_x), 1, generator=gen))
     val_x = val_x * torch.exp(torch.randn(len(val_x), 1, generator=gen))
-    for name, value in (("train_feats", train_x), ("train_labels", train_y),
-                        ("val_feats", val_x), ("val_labels", val_y)):
+    for name, value in (
+        ("train_feats", train_x),
+        ("train_labels", train_y),
+        ("val_feats", val_x),
+        ("val_labels", val_y),
+    ):
         torch.save(value, folder / f"{name}.pth")
     head = nn.Linear(dim, clusters)
     with torch.no_grad():
-        head.weight.copy_(F.normalize(means, dim=1) * 3 + torch.randn(clusters, dim,
-                                                                      generator=gen) * 0.3)
+        head.weight.copy_(
+            F.normalize(means, dim=1) * 3
+            + torch.randn(clusters, dim, generator=gen) * 0.3
+        )
         head.bias.copy_(torch.randn(clusters, generator=gen) * 1.5)
     head.train()
     got = require(ns, "evaluate_clustering")(head)
@@ -290,7 +341,9 @@ def evaluate_run(ns, n_train=80, n_val=60, dim=12, clusters=5):
 def _split_labels(split: str) -> np.ndarray:
     import torchvision
 
-    return np.asarray(torchvision.datasets.STL10(root=".", split=split).labels, dtype=np.int64)
+    return np.asarray(
+        torchvision.datasets.STL10(root=".", split=split).labels, dtype=np.int64
+    )
 
 
 def _stand_in_embeddings(budget) -> dict[str, torch.Tensor]:
@@ -298,13 +351,18 @@ def _stand_in_embeddings(budget) -> dict[str, torch.Tensor]:
     generator's seed does not depend on the run's seed)."""
     gen = torch.Generator().manual_seed(5)
     dim, classes = int(budget["dim"]), 10
-    means = F.normalize(torch.randn(classes, dim, generator=gen), dim=1) * budget["separation"]
+    means = (
+        F.normalize(torch.randn(classes, dim, generator=gen), dim=1)
+        * budget["separation"]
+    )
     axes = torch.randn(classes, 3, dim, generator=gen)
     out = {}
     for split in (budget["train_split"], budget["eval_split"]):
         y = torch.as_tensor(_split_labels(split))
         x = means[y] + torch.randn(len(y), dim, generator=gen)
-        x = x + (torch.randn(len(y), 3, 1, generator=gen) * budget["stretch"] * axes[y]).sum(1)
+        x = x + (
+            torch.randn(len(y), 3, 1, generator=gen) * budget["stretch"] * axes[y]
+        ).sum(1)
         out[split] = x + budget["offset"]
     return out
 
@@ -317,13 +375,17 @@ def _moco_embeddings(budget) -> dict[str, torch.Tensor]:
     ckpt = _grader_checkpoint()
     model = getattr(torchvision.models, ckpt["arch"])(weights=None)
     model.fc = nn.Identity()
-    state = {k[len(moco.PREFIX):]: v for k, v in ckpt["state_dict"].items()
-             if not k.startswith(moco.PREFIX + "fc.")}
+    state = {
+        k[len(moco.PREFIX) :]: v
+        for k, v in ckpt["state_dict"].items()
+        if not k.startswith(moco.PREFIX + "fc.")
+    }
     model.load_state_dict(state, strict=True)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     model = model.to(device).eval()
-    transf = T.Compose([T.ToTensor(), T.Normalize([0.485, 0.456, 0.406],
-                                                  [0.229, 0.224, 0.225])])
+    transf = T.Compose(
+        [T.ToTensor(), T.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])]
+    )
     out = {}
     for split in (budget["train_split"], budget["eval_split"]):
         ds = torchvision.datasets.STL10(root=".", split=split, transform=transf)
@@ -341,14 +403,15 @@ def _train_head(criterion, train_z, knn, budget, use_ema):
     n_clusters = 10
     head = nn.Linear(train_z.shape[1], n_clusters)
     teacher = copy.deepcopy(head).requires_grad_(False) if use_ema else None
-    opt = torch.optim.Adam(head.parameters(), lr=budget["lr"],
-                           weight_decay=budget["weight_decay"])
+    opt = torch.optim.Adam(
+        head.parameters(), lr=budget["lr"], weight_decay=budget["weight_decay"]
+    )
     n, bs = len(train_z), int(budget["batch_size"])
     losses = []
     for _ in range(int(budget["epochs"])):
         order = torch.randperm(n, generator=gen)
         for start in range(0, n, bs):
-            idx = order[start:start + bs]
+            idx = order[start : start + bs]
             pick = torch.randint(knn.shape[1], (len(idx),), generator=gen)
             nb = knn[idx, pick]
             p1 = head(train_z[idx])
@@ -360,7 +423,9 @@ def _train_head(criterion, train_z, knn, budget, use_ema):
             losses.append(float(loss.detach()))
             if teacher is not None:
                 with torch.no_grad():
-                    for t, s in zip(teacher.parameters(), head.parameters(), strict=True):
+                    for t, s in zip(
+                        teacher.parameters(), head.parameters(), strict=True
+                    ):
                         t.mul_(budget["ema"]).add_(s.detach(), alpha=1 - budget["ema"])
     return head, losses
 
@@ -391,8 +456,12 @@ def _performance(ns, budget):
     del sim
     runs = {
         "SCAN": (require(ns, "SCAN")(alpha=budget["alpha"]), False),
-        "PMI": (require(ns, "PMI")(gamma=budget["gamma"], momentum=budget["momentum"],
-                                   temp=budget["temp"]), True),
+        "PMI": (
+            require(ns, "PMI")(
+                gamma=budget["gamma"], momentum=budget["momentum"], temp=budget["temp"]
+            ),
+            True,
+        ),
     }
     preds, losses = {}, {}
     for name, (criterion, use_ema) in runs.items():

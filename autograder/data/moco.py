@@ -46,8 +46,9 @@ def _encoder_state(arch: str, seed: int) -> dict[str, torch.Tensor]:
     state = {k: v for k, v in model.state_dict().items() if not k.startswith("fc.")}
     # MoCo v2 replaces fc by Linear(d, d) -> ReLU -> Linear(d, 128)
     width = model.fc.in_features
-    head = torch.nn.Sequential(torch.nn.Linear(width, width), torch.nn.ReLU(),
-                               torch.nn.Linear(width, MLP_OUT))
+    head = torch.nn.Sequential(
+        torch.nn.Linear(width, width), torch.nn.ReLU(), torch.nn.Linear(width, MLP_OUT)
+    )
     state.update({f"fc.{k}": v for k, v in head.state_dict().items()})
     return state
 
@@ -57,14 +58,30 @@ def write(root: Path, arch: str = ARCH, seed: int = 77) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
     state = {PREFIX + k: v.clone() for k, v in _encoder_state(arch, seed).items()}
-    n_params = len([k for k in state if not k.endswith(("running_mean", "running_var",
-                                                        "num_batches_tracked"))])
-    optimizer = {"state": {}, "param_groups": [{
-        "lr": 0.0, "momentum": 0.9, "dampening": 0, "weight_decay": 1e-4, "nesterov": False,
-        "params": list(range(n_params)),
-    }]}
+    n_params = len(
+        [
+            k
+            for k in state
+            if not k.endswith(("running_mean", "running_var", "num_batches_tracked"))
+        ]
+    )
+    optimizer = {
+        "state": {},
+        "param_groups": [
+            {
+                "lr": 0.0,
+                "momentum": 0.9,
+                "dampening": 0,
+                "weight_decay": 1e-4,
+                "nesterov": False,
+                "params": list(range(n_params)),
+            }
+        ],
+    }
     tmp = path.with_suffix(".tmp")
-    torch.save({"epoch": 800, "arch": arch, "state_dict": state, "optimizer": optimizer}, tmp)
+    torch.save(
+        {"epoch": 800, "arch": arch, "state_dict": state, "optimizer": optimizer}, tmp
+    )
     tmp.replace(path)
     stamp = {"version": VERSION, "arch": arch, "seed": seed}
     (path.parent / "rlgrade_version.json").write_text(json.dumps(stamp))

@@ -17,28 +17,58 @@ import numpy as np
 __all__ = ["SIZES", "CLASSES", "write", "is_prepared", "render"]
 
 SIZES = {"train": 500, "test": 500, "unlabeled": 1000}
-CLASSES = ["airplane", "bird", "car", "cat", "deer", "dog", "horse", "monkey", "ship", "truck"]
+CLASSES = [
+    "airplane",
+    "bird",
+    "car",
+    "cat",
+    "deer",
+    "dog",
+    "horse",
+    "monkey",
+    "ship",
+    "truck",
+]
 SIDE = 96
 VERSION = 1
 
-_HUES = np.array([
-    [230, 60, 50], [40, 160, 60], [50, 90, 220], [230, 200, 40], [170, 60, 200],
-    [40, 200, 200], [240, 130, 30], [120, 120, 120], [200, 60, 140], [90, 50, 20],
-], dtype=np.float32)
+_HUES = np.array(
+    [
+        [230, 60, 50],
+        [40, 160, 60],
+        [50, 90, 220],
+        [230, 200, 40],
+        [170, 60, 200],
+        [40, 200, 200],
+        [240, 130, 30],
+        [120, 120, 120],
+        [200, 60, 140],
+        [90, 50, 20],
+    ],
+    dtype=np.float32,
+)
 
 
-def _shape_mask(cls: int, yy: np.ndarray, xx: np.ndarray, cy: float, cx: float, s: float) -> np.ndarray:
+def _shape_mask(
+    cls: int, yy: np.ndarray, xx: np.ndarray, cy: float, cx: float, s: float
+) -> np.ndarray:
     """Boolean mask of class ``cls``'s shape centred at (cy, cx) with size ``s`` (pixels)."""
     dy, dx = (yy - cy) / s, (xx - cx) / s
     kind = cls % 5
     if kind == 0:  # triangle pointing up
         mask = (dy > -1) & (dy < 1) & (np.abs(dx) < (dy + 1) / 2)
     elif kind == 1:  # tall bar with a head on top
-        mask = ((np.abs(dx) < 0.25) & (np.abs(dy) < 1)) | ((dx**2 + (dy + 1) ** 2) < 0.2)
+        mask = ((np.abs(dx) < 0.25) & (np.abs(dy) < 1)) | (
+            (dx**2 + (dy + 1) ** 2) < 0.2
+        )
     elif kind == 2:  # "T"
-        mask = ((np.abs(dx) < 0.2) & (dy > -1) & (dy < 1)) | ((np.abs(dy + 0.9) < 0.2) & (np.abs(dx) < 1))
+        mask = ((np.abs(dx) < 0.2) & (dy > -1) & (dy < 1)) | (
+            (np.abs(dy + 0.9) < 0.2) & (np.abs(dx) < 1)
+        )
     elif kind == 3:  # "L"
-        mask = ((np.abs(dx + 0.6) < 0.2) & (np.abs(dy) < 1)) | ((np.abs(dy - 0.8) < 0.2) & (dx > -0.8) & (dx < 0.9))
+        mask = ((np.abs(dx + 0.6) < 0.2) & (np.abs(dy) < 1)) | (
+            (np.abs(dy - 0.8) < 0.2) & (dx > -0.8) & (dx < 0.9)
+        )
     else:  # disc with a notch on top
         mask = (dx**2 + dy**2 < 1) & ~((np.abs(dx) < 0.25) & (dy < -0.3))
     if cls >= 5:  # the second five classes: a hollow version of the same outline
@@ -93,10 +123,20 @@ def write(root: Path, sizes: dict[str, int] | None = None, seed: int = 1234) -> 
     n_train = sizes["train"]
     folds = [" ".join(str(i) for i in range(k, n_train, 10)) for k in range(10)]
     (folder / "fold_indices.txt").write_text("\n".join(folds) + "\n")
-    table = {name: _md5(folder / name) for name in
-             ("train_X.bin", "train_y.bin", "unlabeled_X.bin", "test_X.bin", "test_y.bin")}
+    table = {
+        name: _md5(folder / name)
+        for name in (
+            "train_X.bin",
+            "train_y.bin",
+            "unlabeled_X.bin",
+            "test_X.bin",
+            "test_y.bin",
+        )
+    }
     (folder / "rlgrade_checksums.json").write_text(json.dumps(table, indent=1))
-    (folder / "rlgrade_version.json").write_text(json.dumps({"version": VERSION, "sizes": sizes, "seed": seed}))
+    (folder / "rlgrade_version.json").write_text(
+        json.dumps({"version": VERSION, "sizes": sizes, "seed": seed})
+    )
     return folder
 
 

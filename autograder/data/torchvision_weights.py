@@ -46,6 +46,8 @@ def write(root: Path, seed: int = 4321) -> None:
 
 def is_prepared(root: Path) -> bool:
     stamp = Path(root) / "torch" / _STAMP
-    if not stamp.is_file() or not all(checkpoint_path(root, f).is_file() for f in FILES):
+    if not stamp.is_file() or not all(
+        checkpoint_path(root, f).is_file() for f in FILES
+    ):
         return False
     return bool(json.loads(stamp.read_text()).get("version") == VERSION)
