@@ -1,4 +1,5 @@
-"""The registry of graded exercises: ``assignments/<id>/assignment.toml`` and friends."""
+"""The registry of graded exercises: ``assignments/<id>/assignment.toml`` and
+friends."""
 
 from __future__ import annotations
 

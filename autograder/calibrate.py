@@ -1,4 +1,5 @@
-"""``rlgrade calibrate``: K reference runs of the performance tier -> a tolerance band."""
+"""``rlgrade calibrate``: K reference runs of the performance tier -> a tolerance
+band."""
 
 from __future__ import annotations
 

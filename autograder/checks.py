@@ -31,7 +31,8 @@ def check_shape(actual: Any, expected: tuple[int, ...], what: str) -> None:
 
 
 def check_equal(actual: Any, expected: Any, what: str, *, reveal: bool = False) -> None:
-    """Exact equality; ``reveal`` puts both values in the message (public facts only)."""
+    """Exact equality; ``reveal`` puts both values in the message (public facts
+    only)."""
     if isinstance(actual, torch.Tensor) or isinstance(expected, torch.Tensor):
         same = torch.equal(torch.as_tensor(actual), torch.as_tensor(expected))
     else:
@@ -44,7 +45,8 @@ def check_equal(actual: Any, expected: Any, what: str, *, reveal: bool = False) 
 def check_close(
     actual: Any, expected: Any, what: str, *, rtol: float = 1e-4, atol: float = 1e-5
 ) -> None:
-    """Like ``torch.testing.assert_close`` with the stated tolerances, quieter messages."""
+    """Like ``torch.testing.assert_close`` with the stated tolerances, quieter
+    messages."""
     a = (
         torch.as_tensor(actual, dtype=torch.float64)
         if not isinstance(actual, torch.Tensor)

@@ -183,7 +183,8 @@ def calibrate(assignment: str, k: int, false_fail: float, profile: str) -> None:
         )
     loo = "n/a" if band.loo_false_fail is None else f"{band.loo_false_fail:.2f}"
     console.print(
-        f"{band.metric}: mean {band.mean:.3f}, sd {band.std:.3f} (K={len(band.values)}); "
+        f"{band.metric}: mean {band.mean:.3f}, sd {band.std:.3f} "
+        f"(K={len(band.values)}); "
         f"full credit from {band.lower:.3f}, none at {band.zero_at:.3f}; "
         f"false-fail {band.false_fail:g} (leave-one-out {loo}) -> {target.bands_file}"
     )

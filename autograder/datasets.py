@@ -99,7 +99,8 @@ def ensure_data(profile: str, data_root: Path) -> Path:
     if not folder.is_dir():
         raise DataError(
             f"the full STL10 dataset is not under {data_root}",
-            hint="download stl10_binary.tar.gz there once (torchvision STL10(download=True)) "
+            hint="download stl10_binary.tar.gz there once "
+            "(torchvision STL10(download=True)) "
             "or point RLGRADE_DATA at a folder holding full/stl10_binary",
         )
     return data_root

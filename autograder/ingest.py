@@ -213,7 +213,8 @@ def _cell_text(source: Any) -> str:
 
 
 def strip_ipython(source: str) -> str | None:
-    """Blank magics and shell escapes, keeping line numbers; None for a non-Python cell."""
+    """Blank magics and shell escapes, keeping line numbers; None for a non-Python
+    cell."""
     lines = source.split("\n")
     first = lines[0].lstrip() if lines else ""
     if first.startswith("%%"):
@@ -288,7 +289,8 @@ def _used_names(node: ast.AST) -> set[str]:
 
 
 def _global_refs(node: ast.stmt) -> set[str]:
-    """Module-level names a definition refers to (its parameters and locals excluded)."""
+    """Module-level names a definition refers to (its parameters and locals
+    excluded)."""
     try:
         table = symtable.symtable(ast.unparse(node), "<definition>", "exec")
     except SyntaxError:
@@ -385,13 +387,15 @@ def extract(path: Path, preferred_name: str | None = None) -> Extraction:
         if len(where) > 1:
             cells_txt = ", ".join(str(w) for w in where)
             notes.append(
-                f"'{name}' is defined in cells {cells_txt}; the last one (cell {where[-1]}) is graded"
+                f"'{name}' is defined in cells {cells_txt}; "
+                f"the last one (cell {where[-1]}) is graded"
             )
     return Extraction(cells=kept_cells, defined=defined, notes=notes, sha256=sha)
 
 
 def _blank_except(source: str, tree: ast.Module, keep: set[int]) -> str:
-    """The cell with every top-level statement not in ``keep`` replaced by blank lines."""
+    """The cell with every top-level statement not in ``keep`` replaced by blank
+    lines."""
     lines = source.split("\n")
     mask = [False] * len(lines)
     for i, node in enumerate(tree.body):

@@ -132,7 +132,8 @@ class ProbeClient:
 
 
 class _Cache:
-    """Reference probe results on disk (data-only files) keyed by everything they depend on."""
+    """Reference probe results on disk (data-only files) keyed by everything they depend
+    on."""
 
     def __init__(self, folder: Path, salt: str) -> None:
         self.folder = folder
@@ -200,7 +201,8 @@ class Grading:
         return datasets.stl10_labels(self.profile, self.data_root, split)
 
     def measure(self, client: ProbeClient, seed: int = 1000) -> float:
-        """Run the performance probe through ``client`` and compute the assignment's metric."""
+        """Run the performance probe through ``client`` and compute the assignment's
+        metric."""
         budget = self.perf
         out = client.probe(
             budget.get("probe", "performance"),
@@ -311,7 +313,10 @@ def _failure_text(excinfo: pytest.ExceptionInfo[BaseException] | None) -> str:
         "internal error in a hidden test:\n%s",
         "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
     )
-    return f"internal grader error ({type(exc).__name__}); this is not your fault, tell your TA"
+    return (
+        f"internal grader error ({type(exc).__name__}); "
+        "this is not your fault, tell your TA"
+    )
 
 
 # ---------------------------------------------------------------- grading
@@ -424,7 +429,8 @@ def _data_stamp(data_root: Path) -> str:
 def grade(
     submission: Path, cfg: GradeConfig, paths: Paths | None = None
 ) -> GradeReport:
-    """Grade one hand-in. Raises only for problems of the grader, never of the submission."""
+    """Grade one hand-in. Raises only for problems of the grader, never of the
+    submission."""
     paths = paths or Paths.discover()
     assignment = get_assignment(cfg.assignment, paths)
     started = time.perf_counter()

@@ -92,7 +92,8 @@ def stl10_linear_probe(out: Any, labels: Labels) -> float:
 
 
 def hungarian_accuracy(targets: np.ndarray, preds: Any) -> float:
-    """Clustering accuracy (%) under the best one-to-one matching of clusters to classes."""
+    """Clustering accuracy (%) under the best one-to-one matching of clusters to
+    classes."""
     from scipy.optimize import linear_sum_assignment
 
     targets = np.asarray(targets, dtype=np.int64)
@@ -110,7 +111,8 @@ def hungarian_accuracy(targets: np.ndarray, preds: Any) -> float:
 
 @register_metric("w05_cluster_accuracy")
 def w05_cluster_accuracy(out: Any, labels: Labels) -> float:
-    """Cluster ids of ``out['split']`` from each trained head -> mean Hungarian accuracy (%)."""
+    """Cluster ids of ``out['split']`` from each trained head -> mean Hungarian accuracy
+    (%)."""
     targets = labels(out["split"])
     accs = [hungarian_accuracy(targets, preds) for preds in out["preds"].values()]
     return float(np.mean(accs)) if accs else 0.0

@@ -59,7 +59,8 @@ def seed_everything(seed: int) -> None:
 
 
 def require(ns: Any, name: str) -> Any:
-    """The submission's own ``name``, or a NameError that tells the student what is missing.
+    """The submission's own ``name``, or a NameError that tells the student what is
+    missing.
 
     A function or class that only came in through an import (``from utils import *``
     brings a ``load_data`` of its own) is not the student's answer.

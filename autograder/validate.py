@@ -27,7 +27,8 @@ _EXPECT = re.compile(r"^#\s*expect:\s*(.+)$", re.M)
 
 @dataclass(frozen=True)
 class Mutant:
-    """A typical student bug: replacement definitions appended as a last notebook cell."""
+    """A typical student bug: replacement definitions appended as a last notebook
+    cell."""
 
     name: str
     description: str

@@ -1,4 +1,5 @@
-"""The untrusted side: a process that loads a submission's definitions and answers probes.
+"""The untrusted side: a process that loads a submission's definitions and answers
+probes.
 
 Run as ``python -m autograder.worker WORKDIR`` inside the sandbox. The judge writes
 one JSON request per line to stdin and reads one JSON reply per line from the
@@ -40,7 +41,8 @@ def _student_trace(exc: BaseException, limit: int = 4000) -> str:
 def load_cells(
     cells: list[dict[str, Any]], module: types.ModuleType
 ) -> list[dict[str, str]]:
-    """Execute the kept definitions cell by cell; a failing cell costs only its names."""
+    """Execute the kept definitions cell by cell; a failing cell costs only its
+    names."""
     errors = []
     for cell in cells:
         name = cell["name"]

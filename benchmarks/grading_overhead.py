@@ -1,6 +1,7 @@
 """How long grading one hand-in takes, and how much of it is harness overhead.
 
-Run: .venv/bin/python benchmarks/grading_overhead.py [--assignment w01_autoencoder] [--runs 3]
+Run: .venv/bin/python benchmarks/grading_overhead.py [--assignment w01_autoencoder]
+     [--runs 3]
 
 Grades the same hand-in several times in one process, first with a cold reference
 cache, then warm, and prints per run: total wall time, the unit and performance

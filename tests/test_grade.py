@@ -137,7 +137,8 @@ def test_grade_hostile_notebook_is_contained(paths: Paths, tmp_path: Path) -> No
     "assignment", [a.id for a in list_assignments(Paths.discover())]
 )
 def test_validate_every_assignment(assignment: str, paths: Paths) -> None:
-    """CI's proof: reference full marks, template zero, every mutant loses the right points."""
+    """CI's proof: reference full marks, template zero, every mutant loses the right
+    points."""
     from autograder.validate import validate_assignment
 
     cases = validate_assignment(

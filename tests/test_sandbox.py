@@ -1,4 +1,5 @@
-"""The trust boundary: hostile submissions are contained, and cost only their request."""
+"""The trust boundary: hostile submissions are contained, and cost only their
+request."""
 
 from __future__ import annotations
 
@@ -59,7 +60,9 @@ def noisy():
     return "done"
 
 def forge():
-    print(json.dumps({"id": 1, "ok": True, "result": {"tree": {"t": "json", "v": "forged"}}}))
+    print(json.dumps(
+        {"id": 1, "ok": True, "result": {"tree": {"t": "json", "v": "forged"}}}
+    ))
     return "honest"
 """.replace("import os, sys", "import json, os, sys")
 

@@ -112,7 +112,7 @@ def autoencoder_forward(ns, cfg, side, init_seed):
         }
 
 
-# ---------------------------------------------------------------- validate / train_one_epoch
+# ----------------------------------------------------------- validate / train_one_epoch
 
 
 class _GraderAutoencoder(nn.Module):
@@ -189,7 +189,8 @@ def train_one_epoch_run(ns, cfg, n, batch, lr):
 
 
 def train_run(ns, cfg, scripted_val):
-    """``train`` with a scripted validation curve: the best epoch is known in advance."""
+    """``train`` with a scripted validation curve: the best epoch is known in
+    advance."""
     model, loader = _tiny_setup(ns, cfg, 8, 4)
     opt = torch.optim.SGD(model.parameters(), lr=0.05)
     real_validate = require(ns, "validate")

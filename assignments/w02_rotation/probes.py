@@ -287,8 +287,8 @@ def _recalibrate_batch_norm(model: nn.Module, batches) -> None:
 
 
 def performance(ns, budget):
-    """Train the student's ResNet on the student's rotated dataset in a fixed loop; return
-    the logits of grader-rotated test images (the judge scores them)."""
+    """Train the student's ResNet on the student's rotated dataset in a fixed loop;
+    return the logits of grader-rotated test images (the judge scores them)."""
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     side = int(budget["side"])
     transform = (

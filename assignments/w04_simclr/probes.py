@@ -332,10 +332,10 @@ def _seed_backbone(model: nn.Module, seed: int) -> bool:
         and v.shape not in (torch.Size([1000, 512]), torch.Size([1000]))
     ]
     if len(targets) != len(source) or any(
-        t.shape != s.shape for t, s in zip(targets, source)
+        t.shape != s.shape for t, s in zip(targets, source, strict=True)
     ):
         return False
-    for t, s in zip(targets, source):
+    for t, s in zip(targets, source, strict=True):
         t.data.copy_(s)
     return True
 
@@ -392,7 +392,7 @@ def training_step_run(ns, n=6, side=6):
     }
 
 
-# ---------------------------------------------------------------- pretrain_one_epoch_grad_acc
+# ---------------------------------------------------------- pretrain_one_epoch_grad_acc
 
 
 class _CountingSGD(torch.optim.SGD):
@@ -468,7 +468,7 @@ def _match_fraction(model: nn.Module, reference: list[torch.Tensor]) -> float:
         return 0.0
     same = sum(
         a.shape == b.shape and torch.equal(a.cpu(), b.cpu())
-        for a, b in zip(mine, reference)
+        for a, b in zip(mine, reference, strict=True)
     )
     return same / max(len(reference), 1)
 

@@ -294,7 +294,8 @@ def pmi_sequence(ns, gamma, momentum, temp, batch, clusters, calls):
 
 
 def pmi_sign(ns, gamma=0.8, temp=0.2, batch=16, clusters=6):
-    """The loss is minus the PMI: agreeing pairs must get a lower loss than opposed ones."""
+    """The loss is minus the PMI: agreeing pairs must get a lower loss than opposed
+    ones."""
     a = torch.randn(batch, clusters) * 2
     matched = float(
         require(ns, "PMI")(gamma=gamma, momentum=0.9, temp=temp)(a, a.clone())

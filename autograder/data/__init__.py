@@ -1,4 +1,5 @@
-"""Writers of the ``tiny`` profile: small synthetic data and weights in the real formats.
+"""Writers of the ``tiny`` profile: small synthetic data and weights in the real
+formats.
 
 Each writer module has ``is_prepared(root) -> bool`` and ``write(root)``; the list
 below is the order in which :func:`prepare_tiny` runs them.

@@ -1,4 +1,5 @@
-"""Tiny MoCo v2 checkpoint in the layout of the released ``moco_v2_800ep_pretrain.pth.tar``.
+"""Tiny MoCo v2 checkpoint in the layout of the released
+``moco_v2_800ep_pretrain.pth.tar``.
 
 The released file is a dict ``{'epoch', 'arch', 'state_dict', 'optimizer'}`` whose
 state dict holds the query encoder only, every key prefixed ``module.encoder_q.``,
@@ -18,7 +19,8 @@ import torchvision
 
 __all__ = ["ARCH", "FILENAME", "PREFIX", "checkpoint_path", "is_prepared", "write"]
 
-#: the smallest torchvision ResNet keeps the tiny profile fast; the real file is resnet50
+#: the smallest torchvision ResNet keeps the tiny profile fast; the real file is
+#: resnet50
 ARCH = "resnet18"
 FILENAME = "moco_v2_800ep_pretrain.pth.tar"
 PREFIX = "module.encoder_q."

@@ -52,7 +52,8 @@ _HUES = np.array(
 def _shape_mask(
     cls: int, yy: np.ndarray, xx: np.ndarray, cy: float, cx: float, s: float
 ) -> np.ndarray:
-    """Boolean mask of class ``cls``'s shape centred at (cy, cx) with size ``s`` (pixels)."""
+    """Boolean mask of class ``cls``'s shape centred at (cy, cx) with size ``s``
+    (pixels)."""
     dy, dx = (yy - cy) / s, (xx - cx) / s
     kind = cls % 5
     if kind == 0:  # triangle pointing up

@@ -53,7 +53,8 @@ def test_stl10rot_classes_are_uniform(student):
     got = _rot(student, n_items=10, repeats=20, seed=1)
     labels = [r["label"] for r in got["samples"]]
     counts = [labels.count(k) for k in range(4)]
-    # 200 draws: a fair four-way draw puts at least 25 in every class with overwhelming odds
+    # 200 draws: a fair four-way draw puts at least 25 in every class with
+    # overwhelming odds
     check(
         all(c >= 25 for c in counts),
         "the four rotation classes should be drawn uniformly "
@@ -127,7 +128,8 @@ def test_load_resnet_four_logits(student):
     check_shape(got["out_shape"], (3, 4), "the output for a batch of 3 images of 96x96")
     check(
         got["fc_linear"] and got["fc_out"] == 4,
-        "the final layer model.fc should be an nn.Linear with 4 outputs (one per rotation)",
+        "the final layer model.fc should be an nn.Linear with 4 outputs "
+        "(one per rotation)",
     )
 
 
@@ -313,7 +315,8 @@ def test_rotation_pretext_performance(student, grading):
     check(
         fraction > 0,
         f"after a short pretext training of your ResNet on your rotated dataset, "
-        f"rotation accuracy on test images is {acc:.1f}%, not above {band.zero_at:.1f}%",
+        f"rotation accuracy on test images is {acc:.1f}%, "
+        f"not above {band.zero_at:.1f}%",
     )
     grading.award(
         fraction,

@@ -26,7 +26,8 @@ def test_augment_gives_two_different_views(student):
         got = student.probe("augment_views", img_size=side)
         check(
             all(k == "2-sequence" for k in got["kinds"]),
-            "Augment(img_size)(image) must return two views (a tuple or list of two tensors)",
+            "Augment(img_size)(image) must return two views "
+            "(a tuple or list of two tensors)",
         )
         for shapes in got["shapes"]:
             check_shape(shapes[0], (3, side, side), f"a view for img_size={side}")
@@ -312,7 +313,7 @@ def test_resnet_simclr_projection_head(student, reference):
         "the layers of self.projection",
         reveal=True,
     )
-    for i, ((kind, shape, bias), (_, w_shape, w_bias)) in enumerate(
+    for i, ((kind, shape, bias), (_, w_shape, _w_bias)) in enumerate(
         zip(layout, want, strict=True)
     ):
         if w_shape is not None:
@@ -405,7 +406,7 @@ def test_training_step_matches_reference(student, reference):
     check_close(got["loss"], ref["loss"], "the loss of the batch", rtol=1e-5, atol=1e-6)
 
 
-# ---------------------------------------------------------------- pretrain_one_epoch_grad_acc
+# ---------------------------------------------------------- pretrain_one_epoch_grad_acc
 
 
 def _same_weights(got, ref, what):
@@ -541,7 +542,8 @@ def test_main_random_init(student):
     check(got["called_linear_eval"], "main('random') never reached linear_eval")
     check(
         got["imagenet_match"] == 0 and got["simclr_match"] == 0,
-        "main('random') must start from a random initialisation, not pretrained weights",
+        "main('random') must start from a random initialisation, "
+        "not pretrained weights",
     )
     check_equal(
         got["n_convs"], 20, "the number of convolutions (a ResNet18)", reveal=True

@@ -202,7 +202,8 @@ def test_scan_published_value(student):
     check_equal(got["shape"], [], "the shape of the loss (a scalar)", reveal=True)
     check(
         abs(float(got["loss"]) - PUBLISHED_SCAN) <= PUBLISHED_ATOL,
-        f"the notebook's test_scan() should print tensor({PUBLISHED_SCAN}) for alpha=1; "
+        f"the notebook's test_scan() should print tensor({PUBLISHED_SCAN}) "
+        "for alpha=1; "
         f"yours gives {float(got['loss']):.4f}",
     )
 
@@ -277,8 +278,8 @@ def test_pmi_matches_on_hidden_logits(student, reference):
             clusters=clusters,
             scale=scale,
         )
-        # the prior barely moves in one call with momentum 0.99: which input's mean feeds
-        # it changes the loss by far less than this tolerance
+        # the prior barely moves in one call with momentum 0.99: which input's mean
+        # feeds it changes the loss by far less than this tolerance
         check_close(
             got["loss"],
             ref["loss"],
