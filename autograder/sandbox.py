@@ -214,11 +214,14 @@ class Worker:
                 env[name] = os.environ[name]
         if self.mode == "bwrap":
             argv = [shutil.which("bwrap") or "bwrap", *_BWRAP_BASE, "--clearenv"]
+            # the sandbox's /tmp is empty: bring back, read-only, what the worker runs
+            # from when it lives there (a checkout or venv under /tmp, as in CI)
+            for path in _under_tmp(self._runtime_paths()):
+                argv += ["--ro-bind", str(path), str(path)]
+            # mounted after the above, so hidden folders stay hidden inside them
             for path in self.hide:
                 argv += ["--tmpfs", str(path)]
             argv += ["--bind", str(self.workdir), str(self.workdir)]
-            if self.data_root is not None and str(self.data_root).startswith("/tmp"):
-                argv += ["--ro-bind", str(self.data_root), str(self.data_root)]
             if Path("/dev/nvidia0").exists():
                 for dev in sorted(Path("/dev").glob("nvidia*")):
                     argv += ["--dev-bind", str(dev), str(dev)]
@@ -231,6 +234,14 @@ class Worker:
         if self.mode == "process" and _unshare_net_works():
             return ["unshare", "-n", *python]
         return python
+
+    def _runtime_paths(self) -> list[Path]:
+        package_root = Path(__file__).resolve().parent.parent
+        paths = [Path(sys.prefix), Path(sys.base_prefix), package_root]
+        paths.append(Path(os.path.realpath(sys.executable)).parent)
+        if self.data_root is not None:
+            paths.append(Path(self.data_root))
+        return paths
 
     def start(self) -> None:
         self.close()
@@ -357,6 +368,24 @@ class Worker:
             raise ProbeFailed(f"the probe's result could not be read: {exc}") from exc
         finally:
             (self.workdir / "out" / f"{rid}.safetensors").unlink(missing_ok=True)
+
+
+def _under_tmp(paths: Sequence[Path]) -> list[Path]:
+    """The distinct paths below /tmp, outermost first, none inside another."""
+    tmp = Path("/tmp")
+    found = sorted(
+        {p.resolve() for p in paths if p.resolve().is_relative_to(tmp)},
+        key=lambda p: len(p.parts),
+    )
+    kept: list[Path] = []
+    for path in found:
+        if (
+            path != tmp
+            and path.exists()
+            and not any(path.is_relative_to(k) for k in kept)
+        ):
+            kept.append(path)
+    return kept
 
 
 def _describe_exit(code: int | None, what: str) -> str:
