@@ -35,7 +35,9 @@ __all__ = ["Cell", "Extraction", "extract", "read_cells", "resolve_submission"]
 
 log = logging.getLogger(__name__)
 
-#: calls allowed in a kept constant assignment (dotted names, fnmatch patterns)
+#: calls allowed in a kept constant assignment, as fully qualified names (fnmatch
+#: patterns) once the notebook's import aliases are resolved
+#: (``T.ToTensor`` -> ``torchvision.transforms.ToTensor``)
 SAFE_CALLS = (
     "torch.device",
     "torch.cuda.is_available",
@@ -45,12 +47,9 @@ SAFE_CALLS = (
     "torch.float*",
     "torch.arange",
     "torch.linspace",
-    "T.*",
-    "transforms.*",
     "torchvision.transforms.*",
     "os.path.*",
     "os.getcwd",
-    "Path",
     "pathlib.Path",
     "dict",
     "list",
@@ -62,15 +61,14 @@ SAFE_CALLS = (
     "str",
     "bool",
     "len",
-    "np.array",
-    "np.arange",
-    "np.linspace",
-    "np.float*",
-    "nn.*Loss",
+    "numpy.array",
+    "numpy.arange",
+    "numpy.linspace",
+    "numpy.float*",
     "torch.nn.*Loss",
-    "nn.ReLU",
-    "nn.GELU",
-    "nn.Identity",
+    "torch.nn.ReLU",
+    "torch.nn.GELU",
+    "torch.nn.Identity",
 )
 _CELL_MAGICS_KEEP_BODY = {"time", "timeit", "capture", "prun"}
 _MAX_ZIP_BYTES = 200 * 1024 * 1024
@@ -107,7 +105,7 @@ def resolve_submission(path: Path, preferred_name: str | None = None) -> Path:
             f"{path} does not exist", hint="check the path of the hand-in"
         )
     if path.is_file() and path.suffix.lower() == ".zip":
-        return resolve_submission(_unzip(path), preferred_name)
+        raise SubmissionError(f"{path.name} is a zip: use extract(), which unpacks it")
     if path.is_dir():
         found = sorted(
             p
@@ -130,9 +128,9 @@ def resolve_submission(path: Path, preferred_name: str | None = None) -> Path:
                 f"{path} holds no .ipynb or .py file",
                 hint="hand in the notebook you worked in",
             )
-        names = ", ".join(p.name for p in notebooks[:8])
+        names = ", ".join(str(p.relative_to(path)) for p in notebooks[:8])
         raise SubmissionError(
-            f"{path} holds several notebooks ({names})",
+            f"{path.name} holds several notebooks ({names})",
             hint=f"hand in exactly one, ideally named {preferred_name}",
         )
     if path.suffix.lower() not in (".ipynb", ".py"):
@@ -143,7 +141,7 @@ def resolve_submission(path: Path, preferred_name: str | None = None) -> Path:
     return path
 
 
-def _unzip(path: Path) -> Path:
+def _unzip(path: Path, target: Path) -> Path:
     try:
         archive = zipfile.ZipFile(path)
     except zipfile.BadZipFile as exc:
@@ -153,7 +151,8 @@ def _unzip(path: Path) -> Path:
         raise SubmissionError(
             f"{path.name} unpacks to {total} bytes, more than allowed"
         )
-    target = Path(tempfile.mkdtemp(prefix="rlgrade-zip-"))
+    target = (target / path.stem).resolve()
+    target.mkdir()
     with archive:
         for info in archive.infolist():
             dest = (target / info.filename).resolve()
@@ -190,11 +189,18 @@ def read_cells(path: Path) -> tuple[list[Cell], list[str]]:
             raise SubmissionError(
                 f"{path.name} is not a readable notebook: {exc}"[:300]
             ) from exc
-        cells = [
-            Cell(i, _cell_text(c.get("source", "")))
-            for i, c in enumerate(nb.cells)
-            if c.get("cell_type") == "code"
-        ]
+        cells = []
+        for i, c in enumerate(nb.cells):
+            source = c.get("source", "")
+            if c.get("cell_type") != "code":
+                continue
+            if not isinstance(source, str | list):
+                kind = type(source).__name__
+                notes.append(
+                    f"cell[{i}] has a malformed source ({kind}); it was skipped"
+                )
+                continue
+            cells.append(Cell(i, _cell_text(source)))
     else:
         nb = jupytext.reads(text, fmt="py:percent" if "# %%" in text else "py:light")
         cells = [
@@ -206,37 +212,40 @@ def read_cells(path: Path) -> tuple[list[Cell], list[str]]:
 
 
 def _cell_text(source: Any) -> str:
-    return "".join(source) if isinstance(source, list) else str(source)
+    text = "".join(map(str, source)) if isinstance(source, list) else str(source)
+    # ast counts a lone CR as a line break: normalise so line numbers agree
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 # ---------------------------------------------------------------- IPython syntax
 
 
 def strip_ipython(source: str) -> str | None:
-    """Blank magics and shell escapes, keeping line numbers; None for a non-Python
-    cell."""
+    """IPython syntax (magics, ``!`` shell escapes, ``?`` help) turned into plain
+    ``get_ipython()`` calls by IPython's own transformer, which the definition filter
+    then drops; line numbers are kept. None for a cell in another language
+    (``%%bash``, ``%%writefile`` ...)."""
+    from IPython.core.inputtransformer2 import TransformerManager, leading_empty_lines
+
     lines = source.split("\n")
-    first = lines[0].lstrip() if lines else ""
+    first = lines[0].strip() if lines else ""
     if first.startswith("%%"):
         magic = first[2:].split()[0] if first[2:].split() else ""
         if magic not in _CELL_MAGICS_KEEP_BODY:
             return None
-        lines[0] = ""
-    out = []
-    continued = False
-    for line in lines:
-        stripped = line.lstrip()
-        if (
-            continued
-            or stripped.startswith(("%", "!"))
-            or re.match(r"^\w+\s*=\s*[!%]", stripped)
-            or (stripped.endswith("?") and not stripped.startswith("#"))
-        ):
-            out.append("")
-            continued = stripped.endswith("\\")
-            continue
-        out.append(line)
-    return "\n".join(out)
+        source = "\n" + "\n".join(lines[1:])  # the body is Python: keep it
+    try:
+        manager = TransformerManager()
+        # keep leading blank lines: line numbers must match the student's cell
+        manager.cleanup_transforms = [
+            t for t in manager.cleanup_transforms if t is not leading_empty_lines
+        ]
+        out: str = manager.transform_cell(source)
+    except (SyntaxError, ValueError, IndexError):
+        return source  # the parser will report the syntax error for this cell
+    if out.endswith("\n") and not source.endswith("\n"):
+        out = out[:-1]
+    return out
 
 
 # ---------------------------------------------------------------- AST selection
@@ -253,11 +262,55 @@ def _dotted(node: ast.AST) -> str:
     return "?"
 
 
-def _is_constant_expr(node: ast.AST) -> bool:
+@dataclass
+class _Names:
+    """Import aliases of the notebook and the names it binds itself."""
+
+    aliases: dict[str, str] = field(default_factory=dict)
+    bound: set[str] = field(default_factory=set)
+
+    def qualified(self, dotted: str) -> str | None:
+        """``T.ToTensor`` -> ``torchvision.transforms.ToTensor``; None for a name the
+        notebook rebinds itself (``list = my_function`` must not pass as ``list``)."""
+        head, _, rest = dotted.partition(".")
+        if head in self.bound:
+            return None
+        full = self.aliases.get(head, head)
+        return f"{full}.{rest}" if rest else full
+
+
+def _collect_names(trees: list[ast.Module]) -> _Names:
+    names = _Names()
+    for tree in trees:
+        for node in tree.body:
+            if isinstance(node, ast.Import):
+                for a in node.names:
+                    if a.asname:
+                        names.aliases[a.asname] = a.name
+                    else:
+                        head = a.name.split(".")[0]
+                        names.aliases[head] = head
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                for a in node.names:
+                    names.aliases[a.asname or a.name] = f"{node.module}.{a.name}"
+            elif isinstance(
+                node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
+            ):
+                names.bound.add(node.name)
+            else:
+                for sub in ast.walk(node):
+                    if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store):
+                        names.bound.add(sub.id)
+    return names
+
+
+def _is_constant_expr(node: ast.AST, names: _Names) -> bool:
     for sub in ast.walk(node):
         if isinstance(sub, ast.Call):
-            name = _dotted(sub.func)
-            if not any(fnmatch.fnmatchcase(name, pat) for pat in SAFE_CALLS):
+            name = names.qualified(_dotted(sub.func))
+            if name is None or not any(
+                fnmatch.fnmatchcase(name, p) for p in SAFE_CALLS
+            ):
                 return False
         if isinstance(
             sub, ast.Lambda | ast.NamedExpr | ast.Await | ast.Yield | ast.YieldFrom
@@ -308,7 +361,7 @@ def _global_refs(node: ast.stmt) -> set[str]:
     return names
 
 
-def _is_import_guard(node: ast.stmt) -> bool:
+def _is_import_guard(node: ast.stmt, names: _Names) -> bool:
     """``try: import x`` / ``except ImportError: ...`` blocks made only of imports."""
     if not isinstance(node, ast.Try):
         return False
@@ -322,6 +375,10 @@ def _is_import_guard(node: ast.stmt) -> bool:
 
 def extract(path: Path, preferred_name: str | None = None) -> Extraction:
     """Read a hand-in and select the statements the worker may execute."""
+    path = Path(path)
+    if path.is_file() and path.suffix.lower() == ".zip":
+        with tempfile.TemporaryDirectory(prefix="rlgrade-zip-") as tmp:
+            return extract(_unzip(path, Path(tmp)), preferred_name)
     file = resolve_submission(path, preferred_name)
     cells, notes = read_cells(file)
     sha = hashlib.sha256(file.read_bytes()).hexdigest()
@@ -343,6 +400,7 @@ def extract(path: Path, preferred_name: str | None = None) -> Extraction:
             continue
         parsed.append((cell, python, tree))
 
+    names = _collect_names([tree for _, _, tree in parsed])
     # definitions first, then constants that definitions (or other constants) use
     defined: dict[str, list[int]] = {}
     keep: dict[int, set[int]] = {}
@@ -356,18 +414,18 @@ def extract(path: Path, preferred_name: str | None = None) -> Extraction:
                 defined.setdefault(node.name, []).append(cell.index)
                 needed |= _global_refs(node)
             elif isinstance(node, ast.Import | ast.ImportFrom) or _is_import_guard(
-                node
+                node, names
             ):
                 keep[pos].add(i)
             else:
-                names = _assigned_names(node)
-                if names is not None and _is_constant_expr(node):
-                    constants.append((pos, i, node, names))
+                targets = _assigned_names(node)
+                if targets is not None and _is_constant_expr(node, names):
+                    constants.append((pos, i, node, targets))
     changed = True
     while changed:
         changed = False
-        for pos, i, node, names in constants:
-            if i not in keep[pos] and needed.intersection(names):
+        for pos, i, node, targets in constants:
+            if i not in keep[pos] and needed.intersection(targets):
                 keep[pos].add(i)
                 needed |= _used_names(node)
                 changed = True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import zipfile
 from pathlib import Path
 
@@ -182,3 +183,63 @@ def test_resolve_refuses_missing_and_foreign_files(tmp_path: Path) -> None:
         bad = tmp_path / "a.zip"
         bad.write_bytes(b"PK\x03\x04garbage")
         extract(bad)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        'def f(n):\n    msg = ("%d layers"\n           % n)\n    return msg',
+        "def f(model):\n    model.train()  # is this needed?\n    return model",
+        'def f():\n    """Why?"""\n    return 1',
+    ],
+)
+def test_strip_ipython_leaves_plain_python_alone(source: str) -> None:
+    assert strip_ipython(source) == source
+
+
+def test_extract_normalises_lone_carriage_returns(tmp_path: Path) -> None:
+    nb = write_notebook(tmp_path / "a.ipynb", ["def f():\r    return 1\r\rf()"])
+    assert "f" in extract(nb).defined
+
+
+def test_extract_resolves_aliases_before_trusting_a_call(tmp_path: Path) -> None:
+    nb = write_notebook(
+        tmp_path / "a.ipynb",
+        [
+            "import os as T\nfrom subprocess import getoutput as Path",
+            "A = T.system('touch /tmp/x')\nB = Path('id')\nlist = print\nC = list('x')",
+            "from torchvision import transforms as tf\nD = tf.ToTensor()",
+            "def uses():\n    return A, B, C, D",
+        ],
+    )
+    text = kept(extract(nb))
+    assert (
+        "T.system" not in text and "Path('id')" not in text and "C = list" not in text
+    )
+    assert "D = tf.ToTensor()" in text
+
+
+def test_extract_notes_a_malformed_cell_source(tmp_path: Path) -> None:
+    path = write_notebook(tmp_path / "a.ipynb", ["def f():\n    return 1", "x = 2"])
+    raw = json.loads(path.read_text())
+    raw["cells"][1]["source"] = 5
+    path.write_text(json.dumps(raw))
+    ex = extract(path)
+    assert "f" in ex.defined and any("malformed source" in n for n in ex.notes)
+
+
+def test_extract_zip_leaves_no_temporary_folder(tmp_path: Path) -> None:
+    import glob
+    import tempfile
+
+    before = set(glob.glob(f"{tempfile.gettempdir()}/rlgrade-zip-*"))
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write_notebook(folder / "A01.ipynb", ["def f():\n    return 1"])
+    archive = tmp_path / "hand-in.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.write(folder / "A01.ipynb", "A01.ipynb")
+        zf.writestr("../evil.py", "x = 1")
+    with pytest.raises(SubmissionError):
+        extract(archive)
+    assert set(glob.glob(f"{tempfile.gettempdir()}/rlgrade-zip-*")) == before
