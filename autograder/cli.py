@@ -17,7 +17,7 @@ from rich.logging import RichHandler
 from rich.table import Table
 
 from . import __version__
-from ._exceptions import RlgradeError
+from ._exceptions import RlgradeError, UsageError
 from .config import PROFILES, GradeConfig, Paths
 from .sandbox import SANDBOX_MODES
 
@@ -81,8 +81,22 @@ def grade(
     from .judge import grade as grade_one
     from .results import write_results
 
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".rlgrade-write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise UsageError(
+            f"cannot write results to {out}: {exc.strerror or exc}",
+            hint="pass --out a folder you can write to",
+        ) from exc
     cfg = GradeConfig(
-        assignment=assignment, profile=profile, sandbox=sandbox, seed=seed
+        assignment=assignment,
+        profile=profile,
+        sandbox=sandbox,
+        seed=seed,
+        hide=(out.resolve(),),
     )
     with console.status(f"grading {submission} ({assignment}, {profile})"):
         report = grade_one(submission, cfg, Paths.discover())

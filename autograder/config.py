@@ -85,3 +85,5 @@ class GradeConfig:
     limits: Limits = field(default_factory=Limits)
     #: where the reference's probe outputs are cached between submissions
     use_cache: bool = True
+    #: further folders the worker must not see (the results folder, a gradebook)
+    hide: tuple[Path, ...] = ()

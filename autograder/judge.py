@@ -489,7 +489,9 @@ def grade_source(
     mode = resolve_mode(cfg.sandbox)
     data_root = datasets.ensure_data(cfg.profile, paths.data_root(cfg.profile))
     workdir = make_workdir(assignment, ex, cfg, data_root, limits, "rlgrade-sub-")
-    hide = [paths.reference, paths.assignments, paths.cache]
+    # the whole course checkout is private; the sandbox brings back only what the
+    # worker runs from (see Worker); the rest are named in case they live elsewhere
+    hide = [paths.home, paths.reference, paths.assignments, paths.cache, *cfg.hide]
     student_worker = Worker(
         workdir, mode=mode, limits=limits, hide=hide, data_root=data_root
     )
@@ -550,7 +552,7 @@ def grade_source(
             output = student_worker.output.text().strip()
             if output:
                 report.notes.append(
-                    "output of your code while grading (first part):\n" + output[-4000:]
+                    "output of your code while grading (first part):\n" + output[:4000]
                 )
             report.timings.update(
                 {

@@ -43,6 +43,7 @@ from ._exceptions import (
     ProbeFailed,
     UsageError,
     WorkerCrashed,
+    WorkerError,
     WorkerTimeout,
 )
 from .config import Limits
@@ -183,6 +184,10 @@ class Worker:
         self.ready: dict[str, Any] = {}
         self.starts = 0
         self.start_seconds = 0.0
+        #: set when loading the submission failed: it would fail the same way again
+        self.start_failure: WorkerError | None = None
+        #: the cell the worker was loading last (named in start-up failures)
+        self.loading = ""
         self._next_id = 0
 
     # ---- lifecycle
@@ -214,13 +219,19 @@ class Worker:
                 env[name] = os.environ[name]
         if self.mode == "bwrap":
             argv = [shutil.which("bwrap") or "bwrap", *_BWRAP_BASE, "--clearenv"]
-            # the sandbox's /tmp is empty: bring back, read-only, what the worker runs
-            # from when it lives there (a checkout or venv under /tmp, as in CI)
-            for path in _under_tmp(self._runtime_paths()):
-                argv += ["--ro-bind", str(path), str(path)]
-            # mounted after the above, so hidden folders stay hidden inside them
+            # hide private folders (the whole course checkout, results), then bring
+            # back read-only only what the worker runs from: the interpreter, the
+            # venv, the autograder package and the data. /tmp is empty too, so the
+            # same applies to a checkout or venv that lives there (as in CI).
+            masks = [Path("/tmp"), *self.hide]
+            binds = _covered(self._runtime_paths(), masks)
             for path in self.hide:
                 argv += ["--tmpfs", str(path)]
+            for path in binds:
+                argv += ["--ro-bind", str(path), str(path)]
+            for path in self.hide:
+                if any(path.is_relative_to(b) and path != b for b in binds):
+                    argv += ["--tmpfs", str(path)]
             argv += ["--bind", str(self.workdir), str(self.workdir)]
             if Path("/dev/nvidia0").exists():
                 for dev in sorted(Path("/dev").glob("nvidia*")):
@@ -236,8 +247,8 @@ class Worker:
         return python
 
     def _runtime_paths(self) -> list[Path]:
-        package_root = Path(__file__).resolve().parent.parent
-        paths = [Path(sys.prefix), Path(sys.base_prefix), package_root]
+        package = Path(__file__).resolve().parent
+        paths = [Path(sys.prefix), Path(sys.base_prefix), package]
         paths.append(Path(os.path.realpath(sys.executable)).parent)
         if self.data_root is not None:
             paths.append(Path(self.data_root))
@@ -267,21 +278,32 @@ class Worker:
         threading.Thread(
             target=self._pump_output, args=(self.proc,), daemon=True
         ).start()
-        self.ready = self._read(self.limits.start_timeout_s, what="starting up")
-        self.start_seconds += time.perf_counter() - started
+        try:
+            self.ready = self._read(self.limits.start_timeout_s, what="starting up")
+        except WorkerError as exc:
+            where = f" (loading {self.loading})" if self.loading else ""
+            self.start_failure = type(exc)(exc.message + where)
+            raise self.start_failure from exc
+        finally:
+            self.start_seconds += time.perf_counter() - started
 
     def _pump_lines(self, proc: subprocess.Popen[bytes]) -> None:
         assert proc.stdout is not None
-        for line in proc.stdout:
-            if len(line) > 16 * 1024 * 1024:
-                continue
-            self.lines.put(line)
+        try:
+            for line in proc.stdout:
+                if len(line) <= 16 * 1024 * 1024:
+                    self.lines.put(line)
+        except (OSError, ValueError):
+            pass  # the pipe was closed under us: the worker was killed
         self.lines.put(None)
 
     def _pump_output(self, proc: subprocess.Popen[bytes]) -> None:
         assert proc.stderr is not None
-        while chunk := proc.stderr.read1(65536):
-            self.output.feed(chunk)
+        try:
+            while chunk := proc.stderr.read1(65536):
+                self.output.feed(chunk)
+        except (OSError, ValueError):
+            pass  # closed while the worker was being killed
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -326,12 +348,19 @@ class Worker:
                 reply: dict[str, Any] = json.loads(line)
             except ValueError:
                 continue  # noise on the protocol channel is ignored, not trusted
+            if isinstance(reply, dict) and "loading" in reply:
+                self.loading = str(reply["loading"])[:100]
+                continue
+            if not isinstance(reply, dict):
+                continue
             return reply
 
     def call(
         self, probe: str, *, seed: int, timeout: float | None = None, **kwargs: Any
     ) -> Any:
         """Run one probe; return its decoded result or raise a :class:`WorkerError`."""
+        if self.start_failure is not None:
+            raise self.start_failure
         if not self.alive():
             self.start()
         assert self.proc is not None and self.proc.stdin is not None
@@ -370,20 +399,20 @@ class Worker:
             (self.workdir / "out" / f"{rid}.safetensors").unlink(missing_ok=True)
 
 
-def _under_tmp(paths: Sequence[Path]) -> list[Path]:
-    """The distinct paths below /tmp, outermost first, none inside another."""
-    tmp = Path("/tmp")
+def _covered(paths: Sequence[Path], masks: Sequence[Path]) -> list[Path]:
+    """The paths that some mask hides, outermost first, none inside another."""
     found = sorted(
-        {p.resolve() for p in paths if p.resolve().is_relative_to(tmp)},
+        {
+            p.resolve()
+            for p in paths
+            if any(p.resolve().is_relative_to(m) for m in masks)
+        },
         key=lambda p: len(p.parts),
     )
     kept: list[Path] = []
     for path in found:
-        if (
-            path != tmp
-            and path.exists()
-            and not any(path.is_relative_to(k) for k in kept)
-        ):
+        inside_kept = any(path.is_relative_to(k) for k in kept)
+        if path not in masks and path.exists() and not inside_kept:
             kept.append(path)
     return kept
 

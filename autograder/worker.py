@@ -31,6 +31,8 @@ def _student_trace(exc: BaseException, limit: int = 4000) -> str:
         for f in frames
         if f.filename.startswith(CELL_PREFIX) or f.filename.endswith("utils.py")
     ]
+    if not keep:
+        return ""  # the message alone says it all; no frames of the student's to show
     lines = traceback.format_list(keep) + traceback.format_exception_only(
         type(exc), exc
     )
@@ -39,7 +41,7 @@ def _student_trace(exc: BaseException, limit: int = 4000) -> str:
 
 
 def load_cells(
-    cells: list[dict[str, Any]], module: types.ModuleType
+    cells: list[dict[str, Any]], module: types.ModuleType, out: TextIO | None = None
 ) -> list[dict[str, str]]:
     """Execute the kept definitions cell by cell; a failing cell costs only its
     names."""
@@ -49,6 +51,8 @@ def load_cells(
         # tracebacks show the student's original cell text
         original = cell["original"].splitlines(keepends=True)
         linecache.cache[name] = (len(cell["original"]), None, original, name)
+        if out is not None:
+            _send(out, {"loading": name})  # so a crash here can be blamed on this cell
         try:
             code = compile(cell["source"], name, "exec")
             exec(code, module.__dict__)
@@ -97,7 +101,7 @@ def main(workdir: Path) -> int:
     module = types.ModuleType("submission")
     module.__file__ = str(scratch / "submission.py")
     sys.modules["submission"] = module
-    load_errors = load_cells(job["cells"], module)
+    load_errors = load_cells(job["cells"], module, proto_out)
 
     spec = importlib.util.spec_from_file_location(
         "_rlgrade_probes", lib / "_rlgrade_probes.py"
