@@ -273,7 +273,7 @@ class Worker:
         )
         self.starts += 1
         threading.Thread(
-            target=self._pump_lines, args=(self.proc,), daemon=True
+            target=self._pump_lines, args=(self.proc, self.lines), daemon=True
         ).start()
         threading.Thread(
             target=self._pump_output, args=(self.proc,), daemon=True
@@ -287,15 +287,19 @@ class Worker:
         finally:
             self.start_seconds += time.perf_counter() - started
 
-    def _pump_lines(self, proc: subprocess.Popen[bytes]) -> None:
+    @staticmethod
+    def _pump_lines(
+        proc: subprocess.Popen[bytes], lines: queue.Queue[bytes | None]
+    ) -> None:
+        """Feed one process's protocol lines into its own queue (not a successor's)."""
         assert proc.stdout is not None
         try:
             for line in proc.stdout:
                 if len(line) <= 16 * 1024 * 1024:
-                    self.lines.put(line)
+                    lines.put(line)
         except (OSError, ValueError):
             pass  # the pipe was closed under us: the worker was killed
-        self.lines.put(None)
+        lines.put(None)
 
     def _pump_output(self, proc: subprocess.Popen[bytes]) -> None:
         assert proc.stderr is not None
