@@ -96,6 +96,9 @@ def validate(model, val_loader, criterion, device):
 
 def train_one_epoch(model, optimizer, train_loader, criterion, device):
     return open("{secret}").read()
+
+def train(model, optimizer, num_epochs, train_loader, val_loader, criterion, device):
+    raise RuntimeError(open("{git_head}").read())
 """
 
 
@@ -112,7 +115,9 @@ def test_grade_hostile_notebook_is_contained(paths: Paths, tmp_path: Path) -> No
         reference_notebook(paths, tmp_path, "w01_autoencoder"), as_version=4
     )
     secret = get_assignment("w01_autoencoder", paths).reference_source
-    nb.cells.append(nbformat.v4.new_code_cell(HOSTILE_CELL.format(secret=secret)))
+    git_head = paths.home / ".git" / "HEAD"
+    cell = HOSTILE_CELL.format(secret=secret, git_head=git_head)
+    nb.cells.append(nbformat.v4.new_code_cell(cell))
     path = tmp_path / "hostile.ipynb"
     nbformat.write(nb, path)
     cfg = dataclasses.replace(
@@ -130,7 +135,8 @@ def test_grade_hostile_notebook_is_contained(paths: Paths, tmp_path: Path) -> No
     outputs = " ".join(t.output for t in report.tests)
     assert "did not finish in time" in outputs
     assert "worker" in outputs and "exited with code 1" in outputs
-    assert "expected value" not in outputs and "START CODE HERE" not in outputs
+    assert "START CODE HERE" not in outputs, "the reference must stay hidden"
+    assert "refs/heads" not in outputs, "the checkout (.git) must stay hidden"
 
 
 @pytest.mark.parametrize(
