@@ -216,6 +216,24 @@ class Grading:
         finally:
             self.metric_seconds += time.perf_counter() - started
 
+    def score_performance(self, client: ProbeClient, what: str) -> float:
+        """The performance tier in one call: measure, score on the band's ramp, award
+        partial credit. ``what`` names the metric for the student ("rotation accuracy
+        on test images"); only the value and the rubric's edges are shown."""
+        band = self.band
+        if band is None:
+            raise RuntimeError(
+                f"no calibrated band for profile {self.profile}: run rlgrade calibrate"
+            )
+        value = self.measure(client)
+        fraction = band.score(value)
+        if fraction <= 0:
+            raise Mismatch(f"{what} is {value:.1f}%, not above {band.zero_at:.1f}%")
+        self.award(
+            fraction, f"{what}: {value:.1f}% (full credit from {band.lower:.1f}%)"
+        )
+        return value
+
     def award(self, fraction: float, message: str) -> None:
         """Give this (passing) test ``fraction`` of its points, with a message."""
         self._award[self._current] = (max(0.0, min(1.0, float(fraction))), message)

@@ -320,19 +320,6 @@ def test_train_keeps_best_checkpoint(student):
     item="Autoencoder", tags=["train_one_epoch"], points=10, tier="performance"
 )
 def test_linear_probe_on_bottleneck(student, grading):
-    band = grading.band
-    if band is None:
-        raise RuntimeError(
-            f"no calibrated band for profile {grading.profile}: run rlgrade calibrate"
-        )
-    acc = grading.measure(student)
-    fraction = band.score(acc)
-    check(
-        fraction > 0,
-        f"linear-probe accuracy on your bottleneck features is {acc:.1f}%, "
-        f"not above {band.zero_at:.1f}%",
-    )
-    grading.award(
-        fraction,
-        f"linear-probe accuracy {acc:.1f}% (full credit from {band.lower:.1f}%)",
+    grading.score_performance(
+        student, "linear-probe accuracy on your bottleneck features"
     )

@@ -585,19 +585,6 @@ def test_main_classifier_and_data(student):
     tier="performance",
 )
 def test_linear_probe_after_pretraining(student, grading):
-    band = grading.band
-    if band is None:
-        raise RuntimeError(
-            f"no calibrated band for profile {grading.profile}: run rlgrade calibrate"
-        )
-    acc = grading.measure(student)
-    fraction = band.score(acc)
-    check(
-        fraction > 0,
-        f"linear-probe accuracy on your pretrained backbone's features is "
-        f"{acc:.1f}%, not above {band.zero_at:.1f}%",
-    )
-    grading.award(
-        fraction,
-        f"linear-probe accuracy {acc:.1f}% (full credit from {band.lower:.1f}%)",
+    grading.score_performance(
+        student, "linear-probe accuracy on your pretrained backbone's features"
     )
