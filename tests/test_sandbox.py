@@ -200,3 +200,34 @@ def test_bwrap_hides_private_files_and_protects_results(tmp_path: Path) -> None:
     assert results.read_text() == '{"score": 0}'
     assert outside.read_text() == "data"
     outside.unlink()
+
+
+def test_worker_failed_start_is_not_retried_and_names_the_cell(tmp_path: Path) -> None:
+    workdir = tmp_path / "work"
+    (workdir / "lib").mkdir(parents=True)
+    (workdir / "lib" / "_rlgrade_probes.py").write_text(PROBES)
+    cells = [
+        {"name": "cell[0]", "source": "import os\n", "original": "import os\n"},
+        {
+            "name": "cell[3]",
+            "source": (
+                "def die(fn):\n    os._exit(3)\n\n@die\ndef helper():\n    pass\n"
+            ),
+            "original": "",
+        },
+    ]
+    job = {
+        "cells": cells,
+        "profile": "tiny",
+        "data_root": str(tmp_path / "data"),
+        "threads": 1,
+        "seed": 0,
+    }
+    (workdir / "job.json").write_text(json.dumps(job))
+    limits = Limits(probe_timeout_s=20, start_timeout_s=60, threads=1)
+    with Worker(workdir, mode="process", limits=limits) as w:
+        with pytest.raises(WorkerCrashed, match=r"loading cell\[3\]"):
+            w.call("call", seed=0, name="ok")
+        with pytest.raises(WorkerCrashed, match=r"loading cell\[3\]"):
+            w.call("call", seed=0, name="ok")
+        assert w.starts == 1
