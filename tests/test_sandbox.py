@@ -4,7 +4,9 @@ request."""
 from __future__ import annotations
 
 import json
+import shutil
 import socket
+import tempfile
 import threading
 from pathlib import Path
 
@@ -18,7 +20,6 @@ from autograder._exceptions import (
 )
 from autograder.config import Limits
 from autograder.sandbox import Worker, bwrap_works
-from tests.conftest import ROOT
 
 HOSTILE = """
 import os, sys, socket, time
@@ -183,8 +184,9 @@ def test_bwrap_hides_private_files_and_protects_results(tmp_path: Path) -> None:
     results = private / "results.json"
     results.write_text('{"score": 0}')
     # /tmp is a private tmpfs inside the sandbox, so take a real path outside it
-    outside = ROOT / ".rlgrade" / f"visible-{tmp_path.name}.txt"
-    outside.parent.mkdir(exist_ok=True)
+    # (and outside the checkout, which is hidden too when it lives under /tmp)
+    outside_dir = Path(tempfile.mkdtemp(prefix="rlgrade-test-", dir="/var/tmp"))
+    outside = outside_dir / "visible.txt"
     outside.write_text("data")
     with make_worker(tmp_path, "bwrap", hide=[private]) as w:
         with pytest.raises(ProbeFailed, match="FileNotFoundError"):
@@ -199,7 +201,7 @@ def test_bwrap_hides_private_files_and_protects_results(tmp_path: Path) -> None:
         assert w.call("call", seed=0, name="peek", args=[str(outside)]) == "data"
     assert results.read_text() == '{"score": 0}'
     assert outside.read_text() == "data"
-    outside.unlink()
+    shutil.rmtree(outside_dir)
 
 
 def test_worker_failed_start_is_not_retried_and_names_the_cell(tmp_path: Path) -> None:
