@@ -16,7 +16,6 @@ from __future__ import annotations
 import ast
 import fnmatch
 import hashlib
-import json
 import logging
 import re
 import symtable
@@ -89,9 +88,6 @@ class Extraction:
     defined: dict[str, list[int]]  # name -> cells that define it (last one wins)
     notes: list[str] = field(default_factory=list)
     sha256: str = ""
-
-    def to_job(self) -> list[dict[str, str]]:
-        return self.cells
 
 
 # ---------------------------------------------------------------- reading files
@@ -471,7 +467,3 @@ def _blank_except(source: str, tree: ast.Module, keep: set[int]) -> str:
         for ln in range(node.lineno, (node.end_lineno or node.lineno) + 1):
             mask[ln - 1] = False
     return "\n".join(line if m else "" for line, m in zip(lines, mask, strict=True))
-
-
-def extraction_json(ex: Extraction) -> str:
-    return json.dumps({"cells": ex.cells, "defined": ex.defined, "notes": ex.notes})

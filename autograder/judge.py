@@ -364,7 +364,7 @@ def make_workdir(
         shutil.copy2(helper, lib / helper.name)
     shutil.copy2(assignment.probes_file, lib / "_rlgrade_probes.py")
     job = {
-        "cells": ex.to_job(),
+        "cells": ex.cells,
         "profile": cfg.profile,
         "data_root": str(data_root),
         "threads": limits.threads,
@@ -461,8 +461,9 @@ def grade(
             record.output = "not graded: the hand-in could not be read"
         report.timings["total"] = time.perf_counter() - started
         return report
+    extracted = time.perf_counter()
     report = grade_source(ex, assignment, cfg, paths)
-    report.timings["extract"] = report.timings.get("extract", 0.0)
+    report.timings["extract"] = extracted - started
     report.timings["total"] = time.perf_counter() - started
     return report
 
